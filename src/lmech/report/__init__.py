@@ -1,0 +1,6 @@
+"""Figures and the HTML report, read from the store."""
+
+from lmech.report.figures import law_figure
+from lmech.report.html import REPORT_FILE, render_report
+
+__all__ = ["REPORT_FILE", "law_figure", "render_report"]

@@ -1,0 +1,22 @@
+"""Executing laws: budgets, seeds, the verdict and the store."""
+
+from lmech.run.runner import Observer, RunSummary, resolve_parameters, run_law, verify
+from lmech.run.store import STORE_FILE, LawResult, RunInfo, Store
+from lmech.run.verdict import ALPHA, Outcome, Verdict, judge, z_critical
+
+__all__ = [
+    "ALPHA",
+    "STORE_FILE",
+    "LawResult",
+    "Observer",
+    "Outcome",
+    "RunInfo",
+    "RunSummary",
+    "Store",
+    "Verdict",
+    "judge",
+    "resolve_parameters",
+    "run_law",
+    "verify",
+    "z_critical",
+]

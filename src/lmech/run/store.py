@@ -1,0 +1,270 @@
+"""The embedded DuckDB store: one file of runs, results and points, readable without lmech.
+
+Tables (``DIR/lmech.duckdb``):
+
+- ``runs``: one row per ``lmech verify``: run_id, started_at, finished_at, status
+  (running | finished | interrupted), lmech_version, git_revision, torch_version,
+  python_version, device, budget, seed, command.
+- ``results``: one row per law per run: identity (law, claim, source, pillar), params
+  (JSON), verdict and its statistics (agreement_z, agreement_p, foil_z, foil_p, z_critical,
+  alpha, n_points, worst_point, foil_point), panels (JSON), error (traceback), seconds.
+- ``points``: every point a law produced: run_id, law, kind (prediction | measurement |
+  foil), panel, curve, x, y, stderr, tolerance (prediction rows only).
+
+Each law's result and points are written in one transaction, with a fresh connection
+that is closed straight after, so a crash or Ctrl-C never loses a finished law and never
+leaves half of one; DuckDB's write-ahead log replays a transaction committed just before
+a kill when the file is next opened.
+
+    >>> import duckdb  # doctest: +SKIP
+    >>> duckdb.connect("lmech-runs/lmech.duckdb").sql("select law, verdict from results")
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from lmech.errors import LmechError
+from lmech.laws import Panel, Series
+from lmech.run.verdict import Outcome, Verdict
+
+__all__ = ["STORE_FILE", "LawResult", "RunInfo", "Store"]
+
+STORE_FILE = "lmech.duckdb"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    status VARCHAR NOT NULL,
+    lmech_version VARCHAR,
+    git_revision VARCHAR,
+    torch_version VARCHAR,
+    python_version VARCHAR,
+    device VARCHAR,
+    budget VARCHAR,
+    seed BIGINT,
+    command VARCHAR
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id VARCHAR NOT NULL,
+    law VARCHAR NOT NULL,
+    claim VARCHAR,
+    source VARCHAR,
+    pillar VARCHAR,
+    budget VARCHAR,
+    seed BIGINT,
+    params VARCHAR,
+    verdict VARCHAR NOT NULL,
+    agreement_z DOUBLE,
+    agreement_p DOUBLE,
+    foil_z DOUBLE,
+    foil_p DOUBLE,
+    z_critical DOUBLE,
+    alpha DOUBLE,
+    n_points INTEGER,
+    worst_point VARCHAR,
+    foil_point VARCHAR,
+    panels VARCHAR,
+    error VARCHAR,
+    seconds DOUBLE,
+    finished_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, law)
+);
+CREATE TABLE IF NOT EXISTS points (
+    run_id VARCHAR NOT NULL,
+    law VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    panel VARCHAR NOT NULL,
+    curve VARCHAR NOT NULL,
+    x DOUBLE,
+    y DOUBLE,
+    stderr DOUBLE,
+    tolerance DOUBLE
+);
+"""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What identifies a run and the machine it ran on."""
+
+    run_id: str
+    started_at: datetime
+    lmech_version: str
+    git_revision: str | None
+    torch_version: str
+    python_version: str
+    device: str
+    budget: str
+    seed: int
+    command: str
+
+
+@dataclass(frozen=True)
+class LawResult:
+    """One law's outcome in one run, with everything needed to draw and re-judge it."""
+
+    law: str
+    claim: str
+    source: str
+    pillar: str
+    budget: str
+    seed: int
+    params: dict
+    outcome: Outcome
+    verdict: Verdict | None  # None when the law raised (ERROR)
+    panels: tuple[Panel, ...]
+    seconds: float
+    prediction: Series | None = None
+    measurement: Series | None = None
+    foil: Series | None = None
+    tolerance: np.ndarray | None = None
+    error: str | None = None
+
+
+class Store:
+    """The DuckDB file ``lmech.duckdb`` in `directory`."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    @property
+    def path(self) -> Path:
+        return self.directory / STORE_FILE
+
+    @contextmanager
+    def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        try:
+            con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as err:
+            raise LmechError(f"cannot open the store {self.path}: {err}") from None
+        try:
+            if not read_only:
+                con.execute(_SCHEMA)
+            yield con
+        finally:
+            con.close()
+
+    def start_run(self, info: RunInfo) -> None:
+        row = asdict(info)
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO runs (run_id, started_at, status, lmech_version, git_revision, "
+                "torch_version, python_version, device, budget, seed, command) "
+                "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
+                [row[k] for k in ("run_id", "started_at", "lmech_version", "git_revision",
+                                  "torch_version", "python_version", "device", "budget",
+                                  "seed", "command")],
+            )
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        with self._connect() as con:
+            con.execute(
+                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                [status, datetime.now(), run_id],
+            )
+
+    def record(self, run_id: str, result: LawResult) -> None:
+        """Write one law's result and all its points in a single transaction."""
+        v = result.verdict
+        stats = (
+            [v.agreement_z, v.agreement_p, v.foil_z, v.foil_p, v.z_critical, v.alpha,
+             v.n_points, v.worst_point, v.foil_point]
+            if v is not None
+            else [None] * 9
+        )
+        row = [
+            run_id, result.law, result.claim, result.source, result.pillar, result.budget,
+            result.seed, json.dumps(result.params), result.outcome.value, *stats,
+            json.dumps([asdict(p) for p in result.panels]), result.error, result.seconds,
+            datetime.now(),
+        ]
+        points = _points_frame(run_id, result)
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    "INSERT INTO results VALUES (" + ", ".join(["?"] * len(row)) + ")", row
+                )
+                if len(points):
+                    con.register("new_points", points)
+                    con.execute("INSERT INTO points SELECT * FROM new_points")
+                    con.unregister("new_points")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        if not self.path.exists():
+            return pd.DataFrame()
+        with self._connect(read_only=True) as con:
+            if not _has_tables(con):
+                return pd.DataFrame()
+            return con.execute(sql, params or []).df()
+
+    def runs(self) -> pd.DataFrame:
+        """Every run, newest first."""
+        return self._query("SELECT * FROM runs ORDER BY started_at DESC")
+
+    def results(self, law: str | None = None) -> pd.DataFrame:
+        """Results (optionally of one law), newest first, with their run's metadata."""
+        where, params = ("WHERE r.law = ?", [law]) if law else ("", [])
+        return self._query(
+            "SELECT r.*, u.started_at, u.torch_version, u.device, u.lmech_version "
+            f"FROM results r JOIN runs u USING (run_id) {where} "
+            "ORDER BY r.finished_at DESC",
+            params,
+        )
+
+    def latest_results(self) -> pd.DataFrame:
+        """The newest result of each law, sorted by law."""
+        return self._query(
+            "SELECT * FROM results QUALIFY row_number() OVER "
+            "(PARTITION BY law ORDER BY finished_at DESC) = 1 ORDER BY law"
+        )
+
+    def points(self, run_id: str, law: str) -> pd.DataFrame:
+        """All points of one law in one run."""
+        return self._query(
+            "SELECT * FROM points WHERE run_id = ? AND law = ?", [run_id, law]
+        )
+
+
+def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
+             .fetchall()}
+    return {"runs", "results", "points"} <= names
+
+
+def _points_frame(run_id: str, result: LawResult) -> pd.DataFrame:
+    frames = []
+    for kind, series in (("prediction", result.prediction), ("measurement", result.measurement),
+                         ("foil", result.foil)):
+        if series is None:
+            continue
+        tol = (
+            result.tolerance
+            if kind == "prediction" and result.tolerance is not None
+            else np.full(len(series), np.nan)
+        )
+        frames.append(pd.DataFrame({
+            "run_id": run_id, "law": result.law, "kind": kind,
+            "panel": series.panel.astype(str), "curve": series.curve.astype(str),
+            "x": series.x, "y": series.y, "stderr": series.stderr,
+            "tolerance": np.asarray(tol, dtype=np.float64),
+        }))
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)

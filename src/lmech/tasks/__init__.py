@@ -1,0 +1,5 @@
+"""Data generators: teacher–student tasks and small data sets that ship with a package."""
+
+from lmech.tasks.teacher import LinearTeacher, linear_teacher, whitened_inputs
+
+__all__ = ["LinearTeacher", "linear_teacher", "whitened_inputs"]
