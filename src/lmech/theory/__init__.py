@@ -3,6 +3,7 @@
 Imports nothing from the rest of lmech except its error type.
 """
 
+from lmech.theory.activations import ACTIVATIONS, Activation, get_activation
 from lmech.theory.deep_linear import (
     saxe_discrete_mode_strength,
     saxe_finite_step_logodds_bound,
@@ -12,6 +13,9 @@ from lmech.theory.deep_linear import (
 )
 
 __all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "get_activation",
     "saxe_discrete_mode_strength",
     "saxe_finite_step_logodds_bound",
     "saxe_learning_time",
