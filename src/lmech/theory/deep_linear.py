@@ -89,7 +89,7 @@ def shallow_mode_strength(t, s, u0, tau: float = 1.0) -> np.ndarray:
     depth changes. lmech uses it as the foil of ``dln.saxe_modes``.
 
     Example:
-        >>> float(shallow_mode_strength(0.0, 2.0, 1e-3))
+        >>> round(float(shallow_mode_strength(0.0, 2.0, 1e-3)), 12)
         0.001
     """
     t, s, u0 = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (t, s, u0)))
@@ -114,7 +114,7 @@ def saxe_discrete_mode_strength(steps: int, s, u0, learning_rate: float) -> np.n
 
     Example:
         >>> saxe_discrete_mode_strength(1, 1.0, 0.25, 0.5)[1].item()
-        0.3701171875
+        0.47265625
     """
     s, u0 = np.broadcast_arrays(np.asarray(s, dtype=np.float64), np.asarray(u0, np.float64))
     _check(s, u0, 1.0)
