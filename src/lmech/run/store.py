@@ -16,8 +16,10 @@ that is closed straight after, so a crash or Ctrl-C never loses a finished law a
 leaves half of one; DuckDB's write-ahead log replays a transaction committed just before
 a kill when the file is next opened.
 
-    >>> import duckdb  # doctest: +SKIP
-    >>> duckdb.connect("lmech-runs/lmech.duckdb").sql("select law, verdict from results")
+Read it without lmech::
+
+    import duckdb
+    duckdb.connect("lmech-runs/lmech.duckdb", read_only=True).sql("select * from results")
 """
 
 from __future__ import annotations
