@@ -89,8 +89,10 @@ def _fmt(x: float | None) -> str:
 
 def _results_table(results: tuple[LawResult, ...]) -> Table:
     table = Table(title="lmech verify")
-    for col in ("law", "claim", "verdict", "agreement z", "foil z", "seconds"):
-        table.add_column(col, overflow="fold")
+    table.add_column("law", no_wrap=True)
+    table.add_column("claim", ratio=1, overflow="fold")
+    for col in ("verdict", "agreement z", "foil z", "seconds"):
+        table.add_column(col, no_wrap=True)
     for r in results:
         v = r.verdict
         style = _VERDICT_STYLE[r.outcome.value]
@@ -173,8 +175,11 @@ def laws_command(out: Annotated[Path, out_option] = Path("lmech-runs")) -> None:
         raise _fail(err) from None
     last = dict(zip(latest["law"], latest["verdict"], strict=True)) if len(latest) else {}
     table = Table(title="lmech law book")
-    for col in ("law", "pillar", "claim", "source", "last verdict"):
-        table.add_column(col, overflow="fold")
+    table.add_column("law", no_wrap=True)
+    table.add_column("pillar")
+    table.add_column("claim", ratio=2, overflow="fold")
+    table.add_column("source", ratio=1, overflow="fold")
+    table.add_column("last verdict", no_wrap=True)
     for law in select_laws():
         verdict = last.get(law.name, "—")
         style = _VERDICT_STYLE.get(verdict, "")
@@ -199,11 +204,12 @@ def show_command(
     console.print(f"claim:  {chosen.claim}")
     console.print(f"source: {chosen.source}")
     table = Table(title="parameters")
-    for col in ("name", "type", "allowed", *BUDGETS, "description"):
+    table.add_column("name", no_wrap=True)
+    for col in ("type", "allowed", *BUDGETS, "description"):
         table.add_column(col, overflow="fold")
     values = {b: chosen.parameters(b).model_dump(mode="json") for b in BUDGETS}
     for name, field in chosen.Params.model_fields.items():
-        allowed = ", ".join(str(m) for m in field.metadata) or "any"
+        allowed = _constraints(field.metadata)
         table.add_row(
             name, getattr(field.annotation, "__name__", str(field.annotation)), allowed,
             *(json.dumps(values[b][name]) for b in BUDGETS), field.description or "",
@@ -215,7 +221,7 @@ def show_command(
     runs = Table(title="last results")
     for col in ("finished", "run", "budget", "seed", "verdict", "agreement z", "foil z",
                 "seconds"):
-        runs.add_column(col)
+        runs.add_column(col, no_wrap=True)
     for _, r in history.head(5).iterrows():
         style = _VERDICT_STYLE.get(r["verdict"], "")
         runs.add_row(
@@ -224,6 +230,14 @@ def show_command(
             f"{r['seconds']:.1f}",
         )
     console.print(runs)
+
+
+def _constraints(metadata: list) -> str:
+    symbols = {"gt": ">", "ge": "≥", "lt": "<", "le": "≤", "min_length": "length ≥",
+               "max_length": "length ≤"}
+    parts = [f"{symbol} {getattr(m, key)}" for m in metadata
+             for key, symbol in symbols.items() if getattr(m, key, None) is not None]
+    return ", ".join(parts) or "any"
 
 
 @app.command("report")

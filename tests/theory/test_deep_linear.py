@@ -1,0 +1,107 @@
+"""Saxe's two-layer linear network solution: closed forms, limits, and the discrete map."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmech.errors import LmechError
+from lmech.theory import (
+    saxe_discrete_mode_strength,
+    saxe_finite_step_logodds_bound,
+    saxe_learning_time,
+    saxe_mode_strength,
+    shallow_mode_strength,
+)
+
+
+def test_limits() -> None:
+    s, u0 = np.array([3.0, 2.0, 0.5]), 1e-3
+    np.testing.assert_allclose(saxe_mode_strength(0.0, s, u0), u0, rtol=1e-12)
+    np.testing.assert_allclose(saxe_mode_strength(1e3, s, u0), s, rtol=1e-12)
+    np.testing.assert_allclose(shallow_mode_strength(1e3, s, u0), s, rtol=1e-12)
+
+
+def test_solves_the_mode_ode() -> None:
+    """τ du/dt = 2u(s − u), by central differences (error O(h²) ≈ 1e-8 here)."""
+    t, h, s, u0, tau = np.linspace(0.1, 6, 50), 1e-4, 2.0, 1e-3, 0.7
+    du = (saxe_mode_strength(t + h, s, u0, tau) - saxe_mode_strength(t - h, s, u0, tau)) / (2 * h)
+    u = saxe_mode_strength(t, s, u0, tau)
+    np.testing.assert_allclose(tau * du, 2 * u * (s - u), rtol=1e-6, atol=1e-9)
+
+
+def test_shallow_solves_its_ode() -> None:
+    t, h, s, u0 = np.linspace(0.1, 6, 50), 1e-4, 2.0, 1e-3
+    du = (shallow_mode_strength(t + h, s, u0) - shallow_mode_strength(t - h, s, u0)) / (2 * h)
+    np.testing.assert_allclose(du, s - shallow_mode_strength(t, s, u0), rtol=1e-6)
+
+
+def test_half_times_of_theory_md() -> None:
+    """THEORY.md §3: s = (3, 2, 1, 0.5), u0 = 1e-4, τ = 1 (checked there by simulation)."""
+    t = saxe_learning_time(np.array([3.0, 2.0, 1.0, 0.5]), 1e-4)
+    np.testing.assert_allclose(t, [1.7182, 2.4759, 4.6051, 8.5170], atol=1e-4)
+
+
+def test_learning_time_inverts_the_trajectory() -> None:
+    s, u0 = 1.3, 2e-3
+    for uf in (0.1, 0.65, 1.2):
+        t = saxe_learning_time(s, u0, uf, tau=2.0)
+        assert saxe_mode_strength(t, s, u0, tau=2.0) == pytest.approx(uf, rel=1e-12)
+
+
+def test_quoted_time_is_twice_too_long() -> None:
+    """The often quoted (τ/s) ln(s/u0) is 2× Saxe's (τ/2s) ln(s/u0) as u0 → 0."""
+    s, u0 = 2.0, 1e-12
+    assert (np.log(s / u0) / s) / saxe_learning_time(s, u0) == pytest.approx(2.0, rel=1e-10)
+
+
+def test_discrete_map_tends_to_the_flow() -> None:
+    """Gradient descent converges to gradient flow at first order in η."""
+    s, u0, t_end = 2.0, 1e-3, 3.0
+    errors = []
+    for eta in (0.02, 0.01, 0.005):
+        steps = int(round(t_end / eta))
+        u = saxe_discrete_mode_strength(steps, s, u0, eta)
+        errors.append(np.max(np.abs(u - saxe_mode_strength(np.arange(steps + 1) * eta, s, u0))))
+    orders = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    np.testing.assert_allclose(orders, 1.0, atol=0.1)
+
+
+@pytest.mark.parametrize(
+    ("eta", "spectrum", "u0"),
+    [(0.002, (3.0, 2.0, 1.0, 0.5), 1e-3), (0.01, (3.0, 1.5), 1e-3), (0.05, (3.0, 1.0), 1e-2),
+     (0.1, (2.0,), 1e-4), (0.0005, (4.0, 0.25), 1e-3)],
+)
+def test_finite_step_bound_covers_the_exact_discrete_gap(eta, spectrum, u0) -> None:
+    """The first-order bound B(t) caps |u_GD − u_flow| all along (rounding aside)."""
+    s = np.array(spectrum)
+    steps = int((1.5 * saxe_learning_time(s.min(), u0) + 4 / s.min()) / eta)
+    t = np.arange(steps + 1)[:, None] * eta
+    exact = saxe_discrete_mode_strength(steps, s, u0, eta)
+    flow = saxe_mode_strength(t, s, u0)
+    bound = flow * (s - flow) / s * saxe_finite_step_logodds_bound(t, s, u0, eta)
+    assert np.all(np.abs(exact - flow) <= bound + 1e-12 * s)
+    # and it is not vacuous: before u reaches s/3 (no cancellation yet) it is attained to
+    # within a factor 2
+    early = (flow < s / 4) & (t > 0)
+    assert np.all(np.abs(exact - flow)[early] >= 0.5 * bound[early])
+
+
+def test_bound_integral_matches_quadrature() -> None:
+    s, u0, eta = 2.0, 1e-3, 0.01
+    t = np.linspace(0, 6, 60001)
+    integrand = np.abs(3 * saxe_mode_strength(t, s, u0) - s)
+    quad = eta * s * np.concatenate([[0.0], np.cumsum((integrand[1:] + integrand[:-1]) / 2)
+                                     * (t[1] - t[0])])
+    np.testing.assert_allclose(saxe_finite_step_logodds_bound(t, s, u0, eta), quad, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda: saxe_mode_strength(1.0, -1.0, 1e-3), lambda: saxe_mode_strength(1.0, 1.0, 2.0),
+     lambda: saxe_learning_time(1.0, 1e-3, uf=1.5),
+     lambda: saxe_discrete_mode_strength(3, 1.0, 1e-3, 0.0)],
+)
+def test_bad_inputs(call) -> None:
+    with pytest.raises(LmechError):
+        call()
