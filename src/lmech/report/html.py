@@ -105,10 +105,10 @@ def _section(r: pd.Series, anchor: str, figure: str) -> str:
         ("verdict", r["verdict"]),
         ("agreement z (worst point, in s.e. beyond tolerance)", _fmt(r["agreement_z"])),
         ("agreement p (Bonferroni)", _fmt(r["agreement_p"])),
-        ("worst point", r["worst_point"]),
+        ("worst point", _fmt(r["worst_point"])),
         ("foil z", _fmt(r["foil_z"])),
         ("foil p (Bonferroni)", _fmt(r["foil_p"])),
-        ("foil rejected most at", r["foil_point"]),
+        ("foil rejected most at", _fmt(r["foil_point"])),
         ("z critical", _fmt(r["z_critical"])),
         ("alpha", _fmt(r["alpha"])),
         ("points", _fmt(r["n_points"])),
@@ -116,7 +116,8 @@ def _section(r: pd.Series, anchor: str, figure: str) -> str:
         ("run", f'{r["run_id"]} · budget {r["budget"]} · seed {r["seed"]}'),
     ]
     stat_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in stats)
-    error = f"<h4>Traceback</h4><pre>{e(r['error'])}</pre>" if r["error"] else ""
+    has_error = isinstance(r["error"], str) and r["error"]
+    error = f"<h4>Traceback</h4><pre>{e(r['error'])}</pre>" if has_error else ""
     return (
         f'<section id="{anchor}"><h2>{e(r["law"])} '
         f'<span class="{e(r["verdict"])}">{e(r["verdict"])}</span></h2>'
