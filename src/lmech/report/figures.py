@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pandas as pd
+from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -46,6 +47,11 @@ def law_figure(law: str, verdict: str, points: pd.DataFrame, panels: list[dict])
         ax.set_ylabel(spec.get("ylabel", "y"))
         ax.set_xscale(spec.get("xscale", "linear"))
         ax.set_yscale(spec.get("yscale", "linear"))
+        for axis, scale in ((ax.xaxis, spec.get("xscale")), (ax.yaxis, spec.get("yscale"))):
+            if scale == "log":  # plain numbers: log panels here span a decade or two
+                plain = ticker.FuncFormatter(lambda v, _: f"{v:g}")
+                axis.set_major_formatter(plain)
+                axis.set_minor_formatter(plain)
         handles = [
             Line2D([], [], color="k", label="theory (± tolerance)"),
             Line2D([], [], color="k", marker="o", ls="none", label="measured ± s.e."),
