@@ -1,0 +1,23 @@
+"""The README gives the two commands word for word and lists every law in its law book."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmech.laws import all_laws
+
+README = Path(__file__).parents[1] / "README.md"
+CI = Path(__file__).parents[1] / ".ci" / "run"
+
+
+@pytest.mark.skipif(not README.exists(), reason="running from an installed package")
+def test_two_commands_and_law_book() -> None:
+    text = README.read_text()
+    assert "pip install -e . && lmech verify" in text
+    assert 'pip install -e ".[dev]" && pytest' in text
+    assert 'pip install -e ".[dev]" && pytest' in CI.read_text()
+    table = text.split("## The law book", 1)[1]
+    for law in all_laws():
+        assert f"`{law.name}`" in table, f"README law book misses {law.name}"
