@@ -1,0 +1,78 @@
+"""dynamics.implicit_regularisation: derivatives by brute force, wrong theories refuted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmech.errors import LmechError
+from lmech.laws import Series, get_law
+from lmech.laws.dynamics.implicit_regularisation import _flows, _Problem
+from lmech.run import Outcome, judge
+
+LAW = get_law("dynamics.implicit_regularisation")
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    params = LAW.parameters("smoke")
+    prediction = LAW.predict(params)
+    return (params, prediction, LAW.measure(params, 3), LAW.foil(params),
+            LAW.tolerance(params, prediction))
+
+
+def test_third_derivative_by_finite_differences(rng) -> None:
+    """∇³L[g, g] = ∇_θ(gᵀH(θ)g) at fixed g, against central differences of gᵀH(θ)g."""
+    prob = _Problem(LAW.parameters("smoke"))
+    theta = prob.theta0.numpy() + 0.1 * rng.standard_normal(prob.theta0.numel())
+    g, hw, hg, h2g, d3 = prob.derivatives(theta, np.ones_like(theta))
+    _, _, hg_again, _, _ = prob.derivatives(theta)
+    np.testing.assert_allclose(hg, hg_again, rtol=1e-12)
+    hess = np.stack([prob.derivatives(theta, e)[1] for e in np.eye(theta.size)])
+    np.testing.assert_allclose(h2g, hess @ hess @ g, rtol=1e-9, atol=1e-12)
+
+    def ghg(t: np.ndarray) -> float:
+        return float(g @ prob.derivatives(t, g)[1])
+
+    eps = 1e-5
+    fd = np.array([(ghg(theta + eps * e) - ghg(theta - eps * e)) / (2 * eps)
+                   for e in np.eye(theta.size)])
+    np.testing.assert_allclose(d3, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_right_theory_confirms(smoke) -> None:
+    _, prediction, measurement, foil, tol = smoke
+    assert judge(prediction, measurement, foil, tol).outcome is Outcome.CONFIRMED
+
+
+def _replace(prediction: Series, to_gf, to_mf) -> Series:
+    y = np.where(prediction.curve == "GD to gradient flow", to_gf, to_mf)
+    return Series(prediction.panel, prediction.curve, prediction.x, y, prediction.stderr)
+
+
+def test_twice_the_regulariser_is_refuted(smoke) -> None:
+    """A modified loss L + (η/2)‖∇L‖² (a factor-2 slip) puts GD twice as far from GF."""
+    params, prediction, measurement, foil, tol = smoke
+    mf_gap = np.tile(_flows(params)["mf_gap"], 2)
+    wrong = _replace(prediction, 2 * mf_gap, mf_gap)
+    assert judge(wrong, measurement, foil, tol).outcome is Outcome.REFUTED
+
+
+def test_a_wrong_second_order_term_is_refuted() -> None:
+    """A second-order coefficient ‖w‖ off by 25 % is refuted at the small learning rates."""
+    params = LAW.parameters("quick", {"learning_rates": (0.025, 0.0125)})
+    prediction = LAW.predict(params)
+    measurement = LAW.measure(params, 0)
+    tol = LAW.tolerance(params, prediction)
+    mf = prediction.curve == "GD to modified flow"
+    wrong_y = prediction.y.copy()
+    wrong_y[mf] *= 1.25
+    wrong = Series(prediction.panel, prediction.curve, prediction.x, wrong_y, prediction.stderr)
+    assert judge(wrong, measurement, LAW.foil(params), tol).outcome is Outcome.REFUTED
+
+
+def test_parameters_are_checked() -> None:
+    with pytest.raises(LmechError, match="learning_rates"):
+        LAW.parameters("smoke", {"learning_rates": (0.1, 0.0)})
+    with pytest.raises(LmechError, match="whole number of steps"):
+        LAW.parameters("smoke", {"learning_rates": (0.3,)})
