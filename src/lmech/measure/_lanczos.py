@@ -13,10 +13,13 @@ Quadrature* (2010), and B. Ghorbani, S. Krishnan, Y. Xiao, ICML 2019 (arXiv:1901
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from lmech.errors import LmechError
 
 __all__ = ["LanczosResult", "lanczos"]
 
@@ -90,6 +93,10 @@ def lanczos(
         for _ in range(2):
             w = w - qs.T @ (qs @ w)
         beta.append(float(torch.linalg.vector_norm(w)))
+        if not (math.isfinite(alpha[-1]) and math.isfinite(beta[-1])):
+            raise LmechError(
+                "the operator returned a non-finite vector (a diverged model or loss?)"
+            )
         theta, s = torch.linalg.eigh(_tridiagonal(alpha, beta))
         residuals = beta[-1] * s[-1].abs()
         last = step + 1 == max_steps or beta[-1] <= 1e-12 * max(float(theta.abs().max()), 1e-300)
