@@ -76,6 +76,7 @@ def train(
     batch_size: int | None = None,
     every: int = 1,
     observables: dict[str, Observable] | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> Trajectory:
     """Train every member of `ensemble` (in place) and return what was recorded.
 
@@ -88,7 +89,14 @@ def train(
         loss: "mse", "cross_entropy", or a function ``(pred, target) -> (M,)``.
         batch_size: None for full batch, else minibatches of this size (epochs of P//B).
         every: record every `every` steps (and at step 0 and the last step).
-        observables: name → f(params, (inputs, targets)) returning ``(M, …)``.
+        observables: name → f(params, (inputs, targets)) returning ``(M, …)``; the
+            inputs are as given (shared or per member), the targets per member.
+        progress: called with the fraction done about a hundred times.
+
+    Returns:
+        the `Trajectory`; `ensemble.params` hold the trained parameters. A member frozen
+        at step k (``diverged_at = k``) had a non-finite loss at step k or non-finite
+        parameters after its update k; it keeps its parameters from before update k.
     """
     loss_fn = _check(ensemble, inputs, targets, optimizer, steps, loss, batch_size, every)
     data = _Data(ensemble, inputs, targets, batch_size, seed)
@@ -97,7 +105,10 @@ def train(
     alive = torch.ones(ensemble.members, dtype=torch.bool)
     diverged = torch.full((ensemble.members,), -1, dtype=torch.long)
     record = _Recorder(observables or {})
+    report = max(1, steps // 100)
     for step in range(steps + 1):
+        if progress is not None and step % report == 0 and step:
+            progress(step / steps)
         batch = data.batch(step)
         params = {k: v.requires_grad_() for k, v in params.items()}
         per_member = loss_fn(ensemble.forward(batch[0], params), batch[1])  # (M,)

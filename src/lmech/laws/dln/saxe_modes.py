@@ -36,7 +36,9 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
+from lmech.ensemble import SGD, Ensemble, train
 from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.models import MLP, deep_linear
 from lmech.tasks import linear_teacher, whitened_inputs
 from lmech.theory import (
     saxe_finite_step_logodds_bound,
@@ -219,26 +221,23 @@ def _train(params: SaxeModesParams, seed: int, device: str, progress: Progress) 
     q, _ = torch.linalg.qr(torch.randn(m, params.width, r, generator=gen, dtype=torch.float64))
     hidden = q.to(device)  # (M, width, r), orthonormal columns
     a = params.u0**0.5
-    w1 = (a * hidden @ teacher.V.transpose(-1, -2)).requires_grad_()  # (M, width, n_in)
-    w2 = (a * teacher.U @ hidden.transpose(-1, -2)).requires_grad_()  # (M, n_out, width)
+    net = MLP(deep_linear(params.n_in, params.width, 1, params.n_out)).double().to(device)
+    ensemble = Ensemble(net, {
+        "layers.0.weight": a * hidden @ teacher.V.transpose(-1, -2),  # (M, width, n_in)
+        "layers.1.weight": a * teacher.U @ hidden.transpose(-1, -2),  # (M, n_out, width)
+    })
 
-    def strengths() -> torch.Tensor:
-        net = w2 @ w1  # (M, n_out, n_in)
-        return torch.einsum("mor,moi,mir->mr", teacher.U, net, teacher.V)
+    def strengths(p: dict[str, torch.Tensor], batch) -> torch.Tensor:
+        product = p["layers.1.weight"] @ p["layers.0.weight"]  # (M, n_out, n_in)
+        return torch.einsum("mor,moi,mir->mr", teacher.U, product, teacher.V)
 
-    out = torch.empty(params.steps + 1, m, r, dtype=torch.float64)
-    every = max(1, params.steps // 100)
-    with torch.no_grad():
-        out[0] = strengths().cpu()
-    for k in range(1, params.steps + 1):
-        pred = x @ w1.transpose(-1, -2) @ w2.transpose(-1, -2)  # (M, P, n_out)
-        # Members are independent, so the gradient of the sum is each member's gradient.
-        loss = 0.5 * ((pred - y) ** 2).sum(-1).mean(-1).sum()
-        g1, g2 = torch.autograd.grad(loss, (w1, w2))
-        with torch.no_grad():
-            w1 -= params.learning_rate * g1
-            w2 -= params.learning_rate * g2
-            out[k] = strengths().cpu()
-        if k % every == 0:
-            progress(k / params.steps)
-    return out.numpy()
+    trajectory = train(
+        ensemble, x, y, optimizer=SGD(lr=params.learning_rate), steps=params.steps,
+        loss=_half_squared_error, every=1, observables={"u": strengths}, progress=progress,
+    )
+    return trajectory.observables["u"].transpose(0, 1).numpy()  # (steps + 1, M, r)
+
+
+def _half_squared_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per member (1/P) Σ_μ ½‖f(x_μ) − y_μ‖², the loss of Saxe et al.'s eq. 2: ``(M,)``."""
+    return 0.5 * (pred - target).square().sum(-1).mean(-1)
