@@ -66,7 +66,7 @@ class EdgeOfStabilityParams(LawParams):
     momentum_learning_rates: tuple[PositiveFloat, ...] = Field(
         (0.1, 0.15), description="heavy-ball learning rates η, > 0 (may be empty)")
     steps: int = Field(1500, ge=10, le=1_000_000, description="full-batch steps")
-    warmup: int = Field(150, ge=0, description="steps of linear learning-rate warm-up")
+    warmup: int = Field(300, ge=0, description="steps of linear learning-rate warm-up")
     window: float = Field(0.25, gt=0, lt=1, description="final fraction of steps averaged")
     measure_every: int = Field(50, ge=1, description="steps between sharpness measurements")
     n_seeds: int = Field(3, ge=2, le=1000, description="independent networks per η")
@@ -100,7 +100,7 @@ class EdgeOfStability(AbstractLaw):
                       measure_every=30, n_seeds=2),
         "quick": {},
         "full": dict(learning_rates=(0.03, 0.05, 0.075, 0.1, 0.15), momentum=0.3,
-                     momentum_learning_rates=(0.05, 0.1, 0.15), steps=4000, warmup=300,
+                     momentum_learning_rates=(0.05, 0.1, 0.15), steps=4000, warmup=400,
                      n_seeds=10),
     }
     panels = (Panel(PANEL, xlabel="learning rate η", ylabel="sharpness λ_max",
