@@ -9,6 +9,7 @@ from lmech.errors import LmechError
 from lmech.theory import (
     eigenlearning_kappa,
     eigenlearning_test_error,
+    kernel_eigensystem,
     learnabilities,
     overfitting_coefficient,
 )
@@ -85,3 +86,33 @@ def test_bad_input() -> None:
         eigenlearning_kappa([1.0, 0.5], 1, ridge=-1.0)
     with pytest.raises(LmechError, match="one entry per eigenvalue"):
         eigenlearning_test_error([1.0, 0.5, 0.2], [1.0], 1)
+
+
+@pytest.mark.parametrize("alpha, beta", [(1.5, 2.0), (1.5, 3.0)])
+def test_ridgeless_power_law_exponent(alpha: float, beta: float) -> None:
+    """λ_k = k^−α, v_k² = k^−β, no ridge or noise: E ∝ n^−min(2α, β−1) at large n."""
+    k = np.arange(1, 200_001, dtype=np.float64)
+    e = eigenlearning_test_error(k**-alpha, k ** (-beta / 2), [1000, 4000], ridge=1e-12)
+    assert np.log(e[1] / e[0]) / np.log(4) == pytest.approx(-min(2 * alpha, beta - 1), abs=0.05)
+
+
+def test_kernel_eigensystem(rng) -> None:
+    """A Gram matrix built from a known eigensystem gives it back (λ = eig/N, v = uᵀf/√N)."""
+    n_pop, modes = 200, 50
+    q, _ = np.linalg.qr(rng.standard_normal((n_pop, modes)))
+    phi = np.sqrt(n_pop) * q
+    lam = np.sort(rng.uniform(0.1, 1.0, modes))[::-1]
+    v = rng.standard_normal(modes)
+    got_lam, got_v = kernel_eigensystem((phi * lam) @ phi.T, phi @ v)
+    np.testing.assert_allclose(got_lam[:modes], lam, rtol=1e-10)
+    np.testing.assert_allclose(got_lam[modes:], 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.abs(got_v[:modes]), np.abs(v), rtol=1e-8)
+
+
+def test_kernel_eigensystem_refuses_a_non_psd_matrix() -> None:
+    with pytest.raises(LmechError, match="not positive semi-definite"):
+        kernel_eigensystem(np.array([[1.0, 2.0], [2.0, 1.0]]), [1.0, 0.0])
+    with pytest.raises(LmechError, match="not symmetric"):
+        kernel_eigensystem(np.array([[1.0, 0.5], [0.0, 1.0]]), [1.0, 0.0])
+    with pytest.raises(LmechError, match="square"):
+        kernel_eigensystem(np.ones((2, 3)), [1.0, 0.0])

@@ -23,6 +23,7 @@ from lmech.theory.deep_linear import (
 from lmech.theory.eigenlearning import (
     eigenlearning_kappa,
     eigenlearning_test_error,
+    kernel_eigensystem,
     learnabilities,
     overfitting_coefficient,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "gaussian_expectation",
     "gaussian_expectation_2d",
     "get_activation",
+    "kernel_eigensystem",
     "kernel_finite_width_shift",
     "kernel_recursion",
     "kernel_recursion_gram",

@@ -26,6 +26,7 @@ from lmech.errors import LmechError
 __all__ = [
     "eigenlearning_kappa",
     "eigenlearning_test_error",
+    "kernel_eigensystem",
     "learnabilities",
     "overfitting_coefficient",
 ]
@@ -159,3 +160,41 @@ def eigenlearning_test_error(
     ls = learnabilities(lam, kappa)  # (..., M)
     e0 = overfitting_coefficient(lam, n, kappa)
     return e0 * (np.sum((1 - ls) ** 2 * v**2, axis=-1) + noise)
+
+
+def kernel_eigensystem(gram, target) -> tuple[np.ndarray, np.ndarray]:
+    """Operator eigenvalues and target coefficients of a kernel on a finite population.
+
+    With p uniform on N points, the integral operator is K/N: its eigenvalues are
+    λ_i = eig(K)/N (descending), its eigenfunctions φ_i = √N u_i (orthonormal under p),
+    and the target's coefficients v_i = E_p[φ_i f] = u_iᵀf/√N.
+
+    Args:
+        gram: ``(N, N)`` symmetric kernel matrix K(x_a, x_b) of the population.
+        target: ``(N,)`` target values f(x_a).
+
+    Returns:
+        (λ, v), each ``(N,)``; eigenvalues within rounding of 0 are set to 0.
+
+    Raises:
+        LmechError: the matrix is not square and symmetric, or not positive semi-definite
+            (an eigenvalue below −1e-9 · the largest).
+    """
+    k = np.asarray(gram, dtype=np.float64)
+    f = np.asarray(target, dtype=np.float64).reshape(-1)
+    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] != f.size:
+        raise LmechError(
+            f"gram must be a square (N, N) matrix and target (N,), got {k.shape} and {f.shape}"
+        )
+    if not np.allclose(k, k.T, rtol=1e-10, atol=1e-12 * np.abs(k).max()):
+        raise LmechError("the kernel matrix is not symmetric")
+    eig, vec = np.linalg.eigh(k)
+    if eig[0] < -1e-9 * max(eig[-1], 0.0) or eig[-1] <= 0:
+        raise LmechError(
+            "the kernel matrix is not positive semi-definite: smallest eigenvalue "
+            f"{eig[0]:.3g}, largest {eig[-1]:.3g}"
+        )
+    n = f.size
+    lam = np.clip(eig[::-1], 0.0, None) / n
+    v = vec[:, ::-1].T @ f / np.sqrt(n)
+    return lam, v
