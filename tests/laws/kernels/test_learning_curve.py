@@ -1,0 +1,74 @@
+"""kernels.learning_curve: plausible wrong theories refuted, bad input named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lmech.errors import LmechError
+from lmech.laws import Series, get_law
+from lmech.laws.kernels.learning_curve import _problems, _slope_weights
+from lmech.run import Outcome, judge
+from lmech.theory import eigenlearning_kappa, eigenlearning_test_error, learnabilities
+
+LAW = get_law("kernels.learning_curve")
+
+
+@pytest.fixture(scope="module")
+def smoke():
+    params = LAW.parameters("smoke")
+    prediction = LAW.predict(params)
+    return (params, prediction, LAW.measure(params, 3), LAW.foil(params),
+            LAW.tolerance(params, prediction))
+
+
+def _wrong(params, prediction: Series, error) -> Series:
+    """The prediction recomputed with a wrong formula `error(λ, v, n)`."""
+    ns = np.array(params.sample_sizes, dtype=np.float64)
+    power, relu = _problems(params)
+    e_power = error(power.eigenvalues, power.coefficients, ns)
+    e_relu = error(relu.eigenvalues, relu.coefficients, ns)
+    slope = _slope_weights(ns) @ np.log(e_power)
+    y = np.concatenate([e_power, e_relu, [slope]])
+    return Series(prediction.panel, prediction.curve, prediction.x, y, prediction.stderr)
+
+
+def test_right_theory_confirms(smoke) -> None:
+    _, prediction, measurement, foil, tol = smoke
+    assert judge(prediction, measurement, foil, tol).outcome is Outcome.CONFIRMED
+
+
+def test_forgetting_the_overfitting_factor_is_refuted(smoke) -> None:
+    """E = Σ(1 − L)²v² + σ² with the right κ but without E₀ = n/(n − ΣL²)."""
+    params, prediction, measurement, foil, tol = smoke
+
+    def no_e0(lam, v, ns):
+        kappa = eigenlearning_kappa(lam, ns, params.ridge)
+        return np.sum((1 - learnabilities(lam, kappa)) ** 2 * v**2, axis=-1) + params.noise
+
+    wrong = _wrong(params, prediction, no_e0)
+    assert judge(wrong, measurement, foil, tol).outcome is Outcome.REFUTED
+
+
+def test_dropping_the_label_noise_term_is_refuted(smoke) -> None:
+    """THEORY.md pitfall 4: E against noisy test labels includes E₀·σ²; the clean-target
+    error E₀Σ(1 − L)²v² + (E₀ − 1)σ² is a different quantity."""
+    params, prediction, measurement, foil, tol = smoke
+
+    def clean_target(lam, v, ns):
+        e_noisy = eigenlearning_test_error(lam, v, ns, params.ridge, params.noise)
+        return e_noisy - params.noise
+
+    wrong = _wrong(params, prediction, clean_target)
+    assert judge(wrong, measurement, foil, tol).outcome is Outcome.REFUTED
+
+
+def test_parameters_are_checked() -> None:
+    with pytest.raises(LmechError, match="ridge"):
+        LAW.parameters("smoke", {"ridge": 0.0})
+    with pytest.raises(LmechError, match="increasing"):
+        LAW.parameters("smoke", {"sample_sizes": (64, 32)})
+    with pytest.raises(LmechError, match="a quarter"):
+        LAW.parameters("smoke", {"sample_sizes": (32, 512)})
+    with pytest.raises(LmechError, match="kernel"):
+        LAW.parameters("smoke", {"kernel": "rbf"})
