@@ -14,11 +14,12 @@ from lmech.errors import LmechError
 
 
 def _brute_force(x, depth, width, c_w, c_b, members, seed):
-    """Each member built as an nn.Sequential, drawing W^(ell), b^(ell) in the sampler's order
-    (member by member, layer by layer) from a generator with `seed`."""
-    gen = torch.Generator().manual_seed(seed)
+    """Each member built as nn.Linear layers, drawing W^(l), b^(l) layer by layer from the
+    generator the sampler gives a one-member chunk (seeded from a generator with `seed`)."""
+    seeds = torch.randint(0, 2**62, (members,), generator=torch.Generator().manual_seed(seed))
     out = [[] for _ in range(depth)]
     for m in range(members):
+        gen = torch.Generator().manual_seed(int(seeds[m]))
         fan_in, layers = x.shape[1], []
         for ell in range(depth):
             lin = nn.Linear(fan_in, width)
@@ -110,7 +111,8 @@ def test_direct_sampler_matches_the_kernel_recursion_at_large_width() -> None:
 
 
 def test_singular_covariance_and_layers_subset() -> None:
-    """C_b = 0 with two identical inputs: the Gram matrix is singular; both rows agree."""
+    """C_b = 0 with two identical inputs: the Gram matrix is singular; both rows agree to
+    float32 rounding (a float32 Gram matrix would let them drift apart by ~√ε per layer)."""
     x = torch.ones(2, 3)
     (z,) = sample_preactivations(x, depth=3, width=5, activation="relu", C_W=2.0, C_b=0.0,
                                  members=10, generator=torch.Generator().manual_seed(0),

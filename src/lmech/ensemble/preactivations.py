@@ -20,6 +20,7 @@ Source: Roberts, Yaida & Hanin, *Principles of Deep Learning Theory* (arXiv:2106
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -31,6 +32,7 @@ __all__ = ["sample_preactivations"]
 
 METHODS = ("direct", "weights")
 DEFAULT_MAX_BYTES = 32 * 2**20  # PERF.md: temporaries above 32 MiB pay for page faults
+CACHE_BYTES = 2**19
 
 
 def sample_preactivations(
@@ -60,11 +62,14 @@ def sample_preactivations(
         C_W, C_b: weight and bias variances: a number, a list of L per-layer values, a
             ``(M,)`` per-member tensor, or a ``(L, M)`` tensor (see `ensemble._knobs`).
         members: M, the number of networks.
-        generator: the only source of randomness. The numbers drawn depend on the chunking,
-            so a fixed (generator seed, chunk size) repeats exactly.
+        generator: the only source of randomness: it seeds one generator per chunk. The
+            numbers drawn depend on the chunk size (not on the thread count), so a fixed
+            (generator seed, chunk size) repeats exactly.
         method: "direct" (conditional Gaussian, linear in width) or "weights".
         chunk_members: members per chunk; default: as many as keep the largest working
-            tensor under `max_bytes`.
+            tensor under `max_bytes` (for "direct", one layer of a chunk under 512 KiB, so
+            its elementwise work stays in cache). Chunks run in parallel on
+            ``torch.get_num_threads()`` Python threads.
         max_bytes: working-memory budget per tensor of one chunk (the returned tensors are
             extra: L · M · n_inputs · n · itemsize bytes).
         layers: which layers (1-based) to return; default all. Returning only the last
@@ -96,10 +101,24 @@ def sample_preactivations(
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise LmechError(f"chunk_members must be a positive integer, got {chunk_members!r}")
     run = _run_direct if method == "direct" else _run_weights
-    for lo in range(0, members, chunk):
-        hi = min(members, lo + chunk)
+    starts = list(range(0, members, chunk))
+    # Each chunk draws from its own generator, seeded from `generator`: the numbers depend
+    # on the chunk size only, not on how many threads process the chunks.
+    seeds = torch.randint(0, 2**62, (len(starts),), generator=generator).tolist()
+
+    def one_chunk(j: int) -> None:
+        lo, hi = starts[j], min(members, starts[j] + chunk)
         views = {ell: o[lo:hi] for ell, o in out.items()}
-        run(plan, x, plan.c_w[:, lo:hi], plan.c_b[:, lo:hi], views, generator)
+        gen = torch.Generator().manual_seed(seeds[j])
+        run(plan, x, plan.c_w[:, lo:hi], plan.c_b[:, lo:hi], views, gen)
+
+    workers = min(torch.get_num_threads(), len(starts))
+    if workers > 1:  # torch ops release the GIL, so chunks run in parallel
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(one_chunk, range(len(starts))))
+    else:
+        for j in range(len(starts)):
+            one_chunk(j)
     return [out[ell] for ell in plan.layers]
 
 
@@ -144,6 +163,8 @@ class _Plan:
 
 def _default_chunk(plan: _Plan, method: str, n_inputs: int, itemsize: int, max_bytes: int) -> int:
     per_member = max(max(n_inputs * n * itemsize for n in plan.widths), n_inputs**2 * 8 * 3)
+    if method == "direct":  # elementwise work: keep one layer of a chunk in the CPU cache
+        return max(1, min(plan.c_w.shape[1], min(max_bytes, CACHE_BYTES) // per_member))
     if method == "weights":
         fan_ins = [plan.x.shape[1]] + plan.widths[:-1]
         per_member = max(per_member, *(f * n * itemsize for f, n in zip(fan_ins, plan.widths,
@@ -161,8 +182,10 @@ def _run_direct(plan: _Plan, x, c_w, c_b, out: dict, generator) -> None:
             s = plan.sigma(z)  # (m, n_inputs, n_{ell-1})
             if s.shape[1] == 1:  # a batched 1×1 matmul is much slower than a reduction
                 gram = torch.linalg.vector_norm(s, dim=-1, keepdim=True).double().square_()
-            else:
-                gram = (s @ s.transpose(-1, -2)).double()
+            else:  # in float64: float32 rounding of a nearly singular Gram matrix would
+                # decorrelate nearby inputs by ~√ε ≈ 2e-4 per layer through its Cholesky factor
+                s = s.double()
+                gram = s @ s.transpose(-1, -2)
             gram /= s.shape[-1]
         cov = c_b[ell - 1, :, None, None] + c_w[ell - 1, :, None, None] * gram
         z = out[ell] if ell in out else None
