@@ -252,6 +252,38 @@ def report_command(out: Annotated[Path, out_option] = Path("lmech-runs")) -> Non
     Console().print(f"report: {path}")
 
 
+scaling_app = typer.Typer(help="Fit scaling laws to your own runs.", no_args_is_help=True)
+app.add_typer(scaling_app, name="scaling")
+
+
+@scaling_app.command("fit")
+def scaling_fit_command(
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet, or an lmech store directory.")],
+    x: Annotated[str, typer.Option("--x", help="Size columns, comma-separated.")] = "N,D",
+    y: Annotated[str, typer.Option("--y", help="Loss column.")] = "loss",
+    png: Annotated[Path, typer.Option(help="Where to draw the fit.")] = Path("scaling-fit.png"),
+    holdout: Annotated[float, typer.Option(help="Fraction of largest runs held out.")] = 0.2,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the resampling.")] = 0,
+    starts: Annotated[int | None, typer.Option(
+        help="L-BFGS from this many best grid points (default: the full grid).")] = None,
+    law: Annotated[str | None, typer.Option(help="Store only: the law's points.")] = None,
+    panel: Annotated[str | None, typer.Option(help="Store only: the panel.")] = None,
+) -> None:
+    """Fit L = E + A/N^alpha + B/D^beta (Chinchilla Approach 3) with intervals; draw it."""
+    from lmech.scaling import fit_report
+
+    try:
+        result = fit_report(file, [c.strip() for c in x.split(",")], y, png=png,
+                            holdout=holdout, n_bootstrap=bootstrap, seed=seed, n_starts=starts,
+                            law=law,
+                            panel=panel)
+    except LmechError as err:
+        raise _fail(err) from None
+    for line in result.lines():
+        typer.echo(line)
+
+
 @app.command("env")
 def env_command() -> None:
     """Print versions and hardware, for bug reports."""
