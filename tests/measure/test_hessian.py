@@ -181,3 +181,24 @@ def test_bad_input(generator) -> None:
         preconditioned_sharpness(model, LOSS, (x, y), torch.optim.Adam(model.parameters()))
     with pytest.raises(LmechError, match="batch must be"):
         top_eigenvalues(model, LOSS, 3)
+
+
+def test_tracker_of_adam_tracks_the_preconditioned_sharpness(generator) -> None:
+    model, x, y = _setup(generator)
+    opt = _adam_steps(model, x, y, steps=1)
+    tracker = SharpnessTracker(model, LOSS, (x, y), every=2, tol=1e-9, optimizer=opt,
+                               generator=generator)
+    for it in range(4):
+        if tracker.step(it) is not None:
+            assert tracker.sharpness_[-1] == pytest.approx(
+                preconditioned_sharpness(model, LOSS, (x, y), opt, tol=1e-9), rel=1e-7)
+        opt.zero_grad()
+        LOSS(model(x), y).backward()
+        opt.step()
+    assert tracker.iterations_ == [0, 2]
+
+
+def test_unconverged_lanczos_is_an_error(generator) -> None:
+    model, x, y = _setup(generator)
+    with pytest.raises(LmechError, match="did not reach the residual tolerance"):
+        top_eigenvalues(model, LOSS, (x, y), k=3, tol=1e-12, max_iter=3)

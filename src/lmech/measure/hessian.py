@@ -160,6 +160,12 @@ def _top_of(op: Callable, dim: int, like: torch.Tensor, k: int, tol: float, max_
     result = lanczos(op, _start_vector(dim, like, generator, init), max_iter, k=k, tol=tol)
     index = torch.arange(result.ritz_values.numel() - 1, result.ritz_values.numel() - 1 - k, -1)
     values = result.ritz_values[index]
+    converged = bool(torch.all(result.residuals[index] <= tol * values.abs()))
+    if not converged and result.n_matvec < dim:
+        raise LmechError(
+            f"Lanczos did not reach the residual tolerance {tol:g} within max_iter = "
+            f"{max_iter} Hessian–vector products; raise max_iter or tol"
+        )
     vectors = result.ritz_vectors(index)
     return values, vectors / torch.linalg.vector_norm(vectors, dim=1, keepdim=True), \
         result.n_matvec
