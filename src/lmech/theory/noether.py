@@ -307,7 +307,7 @@ def equilibrium_angular_update(
 
     Example:
         >>> round(float(equilibrium_angular_update(0.1, 0.01)), 6)
-        0.044736
+        0.044725
     """
     _check_momentum(momentum, dampening)
     dampening = dampening if momentum > 0 else 0.0  # PyTorch ignores d without momentum
