@@ -27,6 +27,13 @@ from lmech.theory.eigenlearning import (
     learnabilities,
     overfitting_coefficient,
 )
+from lmech.theory.emergence import (
+    MultiplicativeFit,
+    critical_time,
+    emergence_window,
+    fit_multiplicative,
+    multiplicative_success,
+)
 from lmech.theory.gaussian import (
     dsigma_dsigma_expectation,
     gaussian_expectation,
@@ -53,6 +60,12 @@ from lmech.theory.noether import (
     sgd_time,
     translation_charge_sgd,
 )
+from lmech.theory.quanta import (
+    quanta_data_exponent,
+    quanta_frequencies,
+    quanta_loss,
+    quanta_parameter_exponent,
+)
 from lmech.theory.vertex import (
     excess_kurtosis,
     four_point_vertex,
@@ -62,6 +75,15 @@ from lmech.theory.vertex import (
 )
 
 __all__ = [
+    "MultiplicativeFit",
+    "critical_time",
+    "emergence_window",
+    "fit_multiplicative",
+    "multiplicative_success",
+    "quanta_data_exponent",
+    "quanta_frequencies",
+    "quanta_loss",
+    "quanta_parameter_exponent",
     "ACTIVATIONS",
     "Activation",
     "CriticalPoint",
