@@ -1,0 +1,1 @@
+"""Scaling laws: loss exponents predicted from the statistics of the data."""
