@@ -1,6 +1,22 @@
 """Data generators: teacher–student tasks and small data sets that ship with a package."""
 
+from lmech.tasks.composition import CompositionTask, function_composition
+from lmech.tasks.concept_space import ConceptSpace, concept_distance, concept_space
 from lmech.tasks.digits import Digits, digits
+from lmech.tasks.sparse_parity import SparseParityTasks, multitask_sparse_parity
 from lmech.tasks.teacher import LinearTeacher, linear_teacher, whitened_inputs
 
-__all__ = ["Digits", "LinearTeacher", "digits", "linear_teacher", "whitened_inputs"]
+__all__ = [
+    "CompositionTask",
+    "ConceptSpace",
+    "Digits",
+    "LinearTeacher",
+    "SparseParityTasks",
+    "concept_distance",
+    "concept_space",
+    "digits",
+    "function_composition",
+    "linear_teacher",
+    "multitask_sparse_parity",
+    "whitened_inputs",
+]

@@ -152,6 +152,8 @@ def _draw_errors(lam: torch.Tensor, v: torch.Tensor, n: int, params: KernelExpon
     y = phi @ v  # (R, n), noiseless labels
     gram = (phi * lam) @ phi.transpose(1, 2)  # (R, n, n)
     gram += params.ridge * torch.eye(n, dtype=torch.float64, device=device)
-    alpha = torch.linalg.solve(gram, y.unsqueeze(-1))  # (R, n, 1)
-    v_hat = lam * (phi.transpose(1, 2) @ alpha)[..., 0]  # (R, M)
+    # numpy's solver: torch's batched LU failed intermittently inside MKL (DLASWP) here.
+    alpha = np.linalg.solve(gram.cpu().numpy(), y.cpu().numpy()[..., None])  # (R, n, 1)
+    coef = phi.transpose(1, 2) @ torch.from_numpy(alpha).to(device)  # (R, M, 1)
+    v_hat = lam * coef[..., 0]  # (R, M)
     return ((v_hat - v) ** 2).sum(-1).cpu().numpy()
