@@ -66,3 +66,7 @@ def test_seeded_and_bad_input() -> None:
     assert torch.equal(a.subsets, b.subsets)
     with pytest.raises(LmechError, match="k must be"):
         multitask_sparse_parity(4, 8, 9, 1.0, generator=torch.Generator())
+    with pytest.raises(LmechError, match="tasks must have shape"):
+        a.sample(10, generator=torch.Generator(), tasks=torch.zeros(5, dtype=torch.long))
+    with pytest.raises(LmechError, match="subtask indices"):
+        a.sample(2, generator=torch.Generator(), tasks=torch.tensor([0, 4]))

@@ -38,7 +38,14 @@ class SparseParityTasks:
         """Inputs ``(B, n_tasks + n_bits)`` float32, labels ``(B,)`` long, subtask ``(B,)``.
 
         Subtasks are drawn from `frequencies` unless `tasks` ``(B,)`` fixes them.
+
+        Raises:
+            LmechError: `tasks` has the wrong shape or an index out of range.
         """
+        if tasks is not None and tasks.shape != (batch,):
+            raise LmechError(f"tasks must have shape ({batch},), got {tuple(tasks.shape)}")
+        if tasks is not None and (tasks.min() < 0 or tasks.max() >= self.n_tasks):
+            raise LmechError(f"tasks must be subtask indices in [0, {self.n_tasks})")
         if tasks is None:
             tasks = torch.multinomial(self.frequencies, batch, replacement=True,
                                       generator=generator)
