@@ -1,0 +1,1 @@
+"""Laws of neural mechanics: symmetries, Noether charges and their broken conservation."""
