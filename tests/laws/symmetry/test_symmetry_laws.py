@@ -145,3 +145,23 @@ def test_parameters_are_checked() -> None:
         get_law("symmetry.scale_norm_dynamics").parameters("smoke", {"momentum": 1.0})
     with pytest.raises(LmechError, match="imbalance"):
         get_law("symmetry.rescale").parameters("smoke", {"imbalance": 0.0})
+
+
+def test_a_group_without_the_symmetry_drifts() -> None:
+    """The translation law's foil in the issue's words: the hidden layer's summed
+    parameters, trained the same way, leave the translation prediction by far more than the
+    law's tolerance (its gradient has ⟨g, 1⟩ ≠ 0)."""
+    from lmech.laws.symmetry._nets import build, digits_mlp, train_tracked
+    from lmech.laws.symmetry.translation import TOLERANCE
+    from lmech.symmetry import Symmetry
+
+    gen = torch.Generator().manual_seed(0)
+    net = build(lambda: digits_mlp(16), gen)
+    groups = [Symmetry("translation", ("2.weight", "2.bias")),
+              Symmetry("translation", ("0.weight", "0.bias"))]  # the second has no symmetry
+    rec = train_tracked(net, groups, flatten=True, steps=30, batch=32, n_train=1797,
+                        generator=gen, cadence=1, lr=0.1, weight_decay=0.02)
+    gap = (rec.charge - rec.prediction).abs() / rec.charge.abs().max()
+    symmetric = gap[rec.symmetry == "translation 2"].max()
+    other = gap[rec.symmetry == "translation 0"].max()
+    assert symmetric < TOLERANCE < 1e3 * TOLERANCE < other, (symmetric, other)

@@ -13,11 +13,12 @@ source-free recursion of `lmech.theory.translation_charge_sgd`: exactly 1 withou
 decay, (1 − ηλ)^k with it, and the discrete damped oscillator with momentum — the same
 for every seed and every data set.
 
-Foil: the charge is not held by the symmetry but drifts like any other group's — the
-unconstrained drift, which without a symmetry has no reason to follow weight decay; its
-strongest parameter-free version is that weight decay does not act on the sum either
-(x_k/x_0 = 1, the gradient-flow conservation law). Measurements with weight decay reject
-it; without weight decay the two agree, as they must.
+Foil: the issue's foil is the unconstrained drift of a group without the symmetry (the
+tests show the hidden layer's summed parameters leave this prediction by far more than
+the tolerance), but such a drift has no parameter-free value. The law uses its strongest
+parameter-free stand-in: conservation, x_k/x_0 = 1 (the gradient-flow answer, weight decay
+ignored). With weight decay the measurement rejects it; without weight decay theory and
+foil coincide, as they must — that regime checks conservation itself.
 
 Tolerance: the recursion is exact; neglected is rounding. ⟨g_A, 1⟩ = Σ_i (p_i − y_i) is
 ~1e-16 per sample, and each step rounds θ at ~1e-16, so after K steps x_k/x_0 carries
