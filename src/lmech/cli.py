@@ -282,6 +282,23 @@ def scaling_fit_command(
         raise _fail(err) from None
     for line in result.lines():
         typer.echo(line)
+@app.command("critical")
+def critical_command(
+    activation: Annotated[str, typer.Argument(help="Activation name, e.g. relu, tanh, gelu.")],
+    plot: Annotated[bool, typer.Option(help="Draw kernel and vertex flows to a PNG.")] = False,
+    png: Annotated[Path | None, typer.Option(help="Where --plot writes.")] = None,
+) -> None:
+    """Print an activation's critical point, universality class, χ's and depth scales."""
+    from lmech.init import critical_summary, plot_flows
+
+    try:
+        summary = critical_summary(activation)
+        for key, value in summary.items():
+            typer.echo(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")
+        if plot:
+            typer.echo(f"plot: {plot_flows(activation, png or Path(f'critical-{activation}.png'))}")
+    except LmechError as err:
+        raise _fail(err) from None
 
 
 @app.command("env")

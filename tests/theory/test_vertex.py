@@ -87,3 +87,13 @@ def test_kernel_shift() -> None:
     assert K[-1] + d[-1] == pytest.approx(0.0548, abs=3e-4)
     d_wide = kernel_finite_width_shift("tanh", 10, 3200, 1.0, 0.0, 1.0)
     assert d_wide[-1] == pytest.approx(d[-1] / 100, rel=1e-10)
+
+
+def test_pair_shift_diagonal_is_the_single_input_shift() -> None:
+    from lmech.theory import kernel_finite_width_shift_pair
+
+    K1 = np.array([[1.0, 0.5], [0.5, 1.0]])
+    pair = kernel_finite_width_shift_pair("tanh", 6, 64, 1.0, 0.0, K1)
+    single = kernel_finite_width_shift("tanh", 6, 64, 1.0, 0.0, 1.0)
+    np.testing.assert_allclose(pair[:, 0], single, rtol=1e-5, atol=1e-12)
+    np.testing.assert_allclose(pair[:, 2], single, rtol=1e-5, atol=1e-12)

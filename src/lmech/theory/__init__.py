@@ -66,11 +66,16 @@ from lmech.theory.quanta import (
     quanta_loss,
     quanta_parameter_exponent,
 )
+from lmech.theory.universality import (
+    k_star_zero_universal_vertex,
+    scale_invariant_universal_vertex,
+)
 from lmech.theory.vertex import (
     excess_kurtosis,
     four_point_vertex,
     four_point_vertex_pair,
     kernel_finite_width_shift,
+    kernel_finite_width_shift_pair,
     scale_invariant_excess_kurtosis,
 )
 
@@ -106,7 +111,9 @@ __all__ = [
     "get_activation",
     "gradient_flow_charge",
     "kernel_eigensystem",
+    "k_star_zero_universal_vertex",
     "kernel_finite_width_shift",
+    "kernel_finite_width_shift_pair",
     "kernel_recursion",
     "kernel_recursion_gram",
     "learnabilities",
@@ -125,6 +132,7 @@ __all__ = [
     "saxe_mode_strength",
     "scale_invariant_excess_kurtosis",
     "sgd_time",
+    "scale_invariant_universal_vertex",
     "shallow_mode_strength",
     "sigma_derivative",
     "sigma_sigma_expectation",

@@ -14,7 +14,7 @@ Notation (THEORY.md §1): <f>_K = E f(z), z ~ N(0, K); for a pair, (u, v) ~ N(0,
 
 Everything else by quadrature in the whitened coordinates u = √K11 x,
 v = √K22(ρx + √(1−ρ²) y): a composite Gauss–Legendre rule on [−L, L] whose panels are at
-most 1 wide in x and in z = √K x, so the rule resolves both the Gaussian and the
+most 2 wide in x and in z = √K x, so the rule resolves both the Gaussian and the
 activation's own scale. For activations analytic in a strip (tanh, GELU, …) this is
 accurate to ~1e-13 (tested against adaptive quadrature); for a kink it converges only
 algebraically, which is why the kinked activations have closed forms.
@@ -43,11 +43,12 @@ _GL_X, _GL_W = leggauss(12)
 _HALF_RANGE_1D = 12.0  # φ(12) ≈ 5e-32: the tails beyond are below float64 resolution
 _HALF_RANGE_2D = 10.0  # e^{-50}: negligible against 1e-13 for polynomially bounded f
 _MAX_NODES = 4_000
+PANEL = 2.0  # 12 Gauss–Legendre nodes per panel: ~1e-13 for a pole π/2 from the real axis
 
 
 def _composite_nodes(scale: float, half_range: float) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights of ∫_{−L}^{L} g(x) φ(x) dx, panels ≤ min(1, 1/scale) wide."""
-    width = min(1.0, 1.0 / max(scale, 1e-300))
+    """Nodes and weights of ∫_{−L}^{L} g(x) φ(x) dx, panels ≤ min(2, 2/scale) wide."""
+    width = min(PANEL, PANEL / max(scale, 1e-300))
     panels = int(min(math.ceil(2 * half_range / width), _MAX_NODES // _GL_X.size))
     edges = np.linspace(-half_range, half_range, panels + 1)
     mid, half = (edges[1:] + edges[:-1]) / 2, (edges[1:] - edges[:-1]) / 2

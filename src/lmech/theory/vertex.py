@@ -52,6 +52,7 @@ __all__ = [
     "four_point_vertex",
     "four_point_vertex_pair",
     "kernel_finite_width_shift",
+    "kernel_finite_width_shift_pair",
     "scale_invariant_excess_kurtosis",
 ]
 
@@ -245,3 +246,43 @@ def four_point_vertex_pair(activation, depth: int, width, C_W: float, C_b: float
         J = _jacobian(act, k) if layer >= 2 else np.zeros((3, 3))
         V[layer] = source + ratio * C_W**2 * J @ V[layer - 1] @ J.T
     return V
+
+
+def _hessian(act: Activation, K: np.ndarray) -> np.ndarray:
+    """H_p,rs = ∂²<σ_p>/∂K_r∂K_s by central second differences (step 1e-3 of the scale:
+    truncation ~1e-6, rounding ~1e-13/1e-6 relative; ample for a 1/n correction)."""
+    base = np.array([K[0, 0], K[0, 1], K[1, 1]])
+    h = 1e-3 * max(K[0, 0], K[1, 1])
+    H = np.empty((3, 3, 3))
+    for r in range(3):
+        for s in range(r, 3):
+            vals = []
+            for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                k = base.copy()
+                k[r] += a * h
+                k[s] += b * h
+                vals.append(_pair_means(act, *k))
+            H[:, r, s] = H[:, s, r] = (vals[0] - vals[1] - vals[2] + vals[3]) / (4 * h * h)
+    return H
+
+
+def kernel_finite_width_shift_pair(activation, depth: int, width, C_W: float, C_b: float,
+                                   K1) -> np.ndarray:
+    """The O(1/n) shift of the kernel of two inputs, shape ``(depth, 3)`` over (11, 12, 22).
+
+    δ_p^(l+1) = C_W Σ_r J_pr δ_r^(l) + (C_W/2) Σ_rs H_p,rs V^(l)_rs/n_{l−1}, the second-order
+    expansion of <σ_p>_Ĝ around K^(l) with Cov(Ĝ_r, Ĝ_s) = V_rs/n_{l−1}; J and H are the
+    first and second derivatives of <σ_p>_K in the entries K_r. Entry (11) equals
+    `kernel_finite_width_shift` of input 1 (to the finite-difference accuracy).
+    """
+    act = get_activation(activation)
+    n = _widths(width, depth)
+    K = kernel_recursion_gram(act, depth, C_W, C_b, K1)
+    V = four_point_vertex_pair(act, depth, width, C_W, C_b, K1)
+    d = np.zeros((int(depth), 3))
+    for layer in range(2, int(depth)):
+        k = K[layer - 1]
+        J, H = _jacobian(act, k), _hessian(act, k)
+        d[layer] = C_W * J @ d[layer - 1] + C_W / 2 * np.einsum(
+            "prs,rs->p", H, V[layer - 1]) / n[layer - 2]
+    return d

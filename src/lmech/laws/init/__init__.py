@@ -1,0 +1,1 @@
+"""Laws of the network at initialisation: kernels, criticality, finite-width interactions."""
