@@ -37,8 +37,9 @@ def test_gram_variant_agrees_with_single_input_and_nngp_kernel(rng) -> None:
         K1 = cb + cw * x @ x.T / 3
         gram = kernel_recursion_gram(act, 6, cw, cb, K1)
         for i in range(5):
+            # 2-D vs 1-D quadrature for tanh: both accurate to ~1e-11
             np.testing.assert_allclose(gram[:, i, i], kernel_recursion(act, 6, cw, cb, K1[i, i]),
-                                       rtol=1e-12)
+                                       rtol=1e-10)
         fast = nngp_kernel(x, depth=6, activation=act, C_W=cw, C_b=cb)
         np.testing.assert_allclose(fast, gram[-1], rtol=1e-12, atol=1e-14)
         cross = nngp_kernel(x[:2], x[2:], depth=6, activation=act, C_W=cw, C_b=cb)
@@ -58,7 +59,7 @@ def test_ntk_single_input_matches_gram_diagonal_and_relu_linear_growth(rng) -> N
     for i in range(4):
         q = float(x[i] @ x[i] / 6)
         single = ntk_recursion("tanh", 5, 1.5, 0.2, 0.2 + 1.5 * q, 1.0 + q)
-        assert th[i, i] == pytest.approx(single[-1], rel=1e-12)
+        assert th[i, i] == pytest.approx(single[-1], rel=1e-10)
     # ReLU at criticality, C_b = 0, λ_b = 0: Θ^(l) = l·λ_W K (linear growth, PDLT §9)
     got = ntk_recursion("relu", 5, 2.0, 0.0, 2.0, 1.0, lambda_b=0.0)
     np.testing.assert_allclose(got, [1.0, 2.0, 3.0, 4.0, 5.0], rtol=1e-14)
