@@ -41,9 +41,9 @@ def test_gram_variant_agrees_with_single_input_and_nngp_kernel(rng) -> None:
             np.testing.assert_allclose(gram[:, i, i], kernel_recursion(act, 6, cw, cb, K1[i, i]),
                                        rtol=1e-10)
         fast = nngp_kernel(x, depth=6, activation=act, C_W=cw, C_b=cb)
-        np.testing.assert_allclose(fast, gram[-1], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(fast, gram[-1], rtol=1e-10, atol=1e-14)
         cross = nngp_kernel(x[:2], x[2:], depth=6, activation=act, C_W=cw, C_b=cb)
-        np.testing.assert_allclose(cross, gram[-1][:2, 2:], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(cross, gram[-1][:2, 2:], rtol=1e-10, atol=1e-14)
 
 
 def test_float32_relu_gram_agrees_with_float64(rng) -> None:
