@@ -182,13 +182,19 @@ def _kernels(x1, x2, depth, activation, C_W, C_b, with_ntk, lambda_b, lambda_W, 
     d2 = d1 if symmetric else kernel_recursion_gram_diagonal(act, depth, C_W, C_b,
                                                              C_b + C_W * q2)
     K = C_b + C_W * dot
+    same = (rows == cols) if symmetric else None
+    if act.slopes is not None and C_b == 0 and not with_ntk:
+        s1, s2 = np.sqrt(d1[0])[rows].astype(dtype), np.sqrt(d2[0])[cols].astype(dtype)
+        rho = _correlation_flow(*act.slopes, np.clip(K / s1 / s2, -1.0, 1.0), int(depth) - 1,
+                                same)
+        K = rho * np.sqrt(d1[-1])[rows].astype(dtype) * np.sqrt(d2[-1])[cols].astype(dtype)
+        return (_unpack(K, rows, cols) if symmetric else K), None
     theta = (lambda_b + lambda_W * dot) if with_ntk else None
     for layer in range(1, int(depth)):
         s1 = np.sqrt(d1[layer - 1])[rows].astype(dtype)
         s2 = np.sqrt(d2[layer - 1])[cols].astype(dtype)
         if act.slopes is not None:
-            ss, dd = _scale_invariant_step(*act.slopes, s1, K, s2, with_ntk,
-                                           (rows == cols) if symmetric else None)
+            ss, dd = _scale_invariant_step(*act.slopes, s1, K, s2, with_ntk, same)
         else:
             k11, k22 = (s1 * s1).astype(np.float64), (s2 * s2).astype(np.float64)
             ss = sigma_sigma_expectation(act, k11, K, k22).astype(dtype)
@@ -199,6 +205,29 @@ def _kernels(x1, x2, depth, activation, C_W, C_b, with_ntk, lambda_b, lambda_W, 
     if symmetric:
         K, theta = _unpack(K, rows, cols), _unpack(theta, rows, cols) if with_ntk else None
     return K, theta
+
+
+def _correlation_flow(ap: float, am: float, rho: np.ndarray, layers: int, same) -> np.ndarray:
+    """Iterate the correlation map of a scale-invariant σ with C_b = 0 in place:
+    ρ' = j(ρ)/j(1), j(ρ) = [(A − B) sin θ + (A(π − θ) + Bθ) cos θ]/2π, A = a₊² + a₋²,
+    B = 2a₊a₋ (the norms factor out exactly, so no outer products are needed)."""
+    both, cross = ap * ap + am * am, 2 * ap * am
+    for _ in range(layers):
+        theta = np.arccos(rho)
+        sin = np.multiply(rho, rho)
+        np.subtract(1.0, sin, out=sin)
+        np.maximum(sin, 0.0, out=sin)
+        np.sqrt(sin, out=sin)
+        theta *= -(both - cross)
+        theta += both * math.pi  # A(π − θ) + Bθ
+        theta *= rho
+        sin *= both - cross
+        theta += sin
+        theta *= 1.0 / (math.pi * both)  # / (2π j(1)), j(1) = A/2
+        rho = theta
+        if same is not None:
+            rho[same] = 1.0
+    return rho
 
 
 def _unpack(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
