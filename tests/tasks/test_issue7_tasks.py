@@ -70,3 +70,11 @@ def test_seeded_and_bad_input() -> None:
         a.sample(10, generator=torch.Generator(), tasks=torch.zeros(5, dtype=torch.long))
     with pytest.raises(LmechError, match="subtask indices"):
         a.sample(2, generator=torch.Generator(), tasks=torch.tensor([0, 4]))
+
+
+def test_sparse_parity_subsets_are_distinct() -> None:
+    # all C(8, 2) = 28 subsets: drawn with replacement, collisions would be near certain
+    tasks = multitask_sparse_parity(28, 8, 2, 1.0, generator=torch.Generator().manual_seed(0))
+    assert len({frozenset(s.tolist()) for s in tasks.subsets}) == 28
+    with pytest.raises(LmechError, match="at most C"):
+        multitask_sparse_parity(29, 8, 2, 1.0, generator=torch.Generator())

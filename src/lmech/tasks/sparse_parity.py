@@ -1,7 +1,8 @@
 """Multitask sparse parity: many k-bit parity subtasks, used with Zipf frequencies.
 
 An input is [one-hot control of n_tasks bits ‖ n_bits uniform random bits]. Subtask i has a
-fixed random k-subset S_i of the data bits and label Σ_{j∈S_i} x_j mod 2; subtask i is
+fixed random k-subset S_i of the data bits, distinct from every other subtask's (two
+subtasks with one subset would be one quantum learned twice as often) and label Σ_{j∈S_i} x_j mod 2; subtask i is
 drawn with probability p_i ∝ i^(−zipf_exponent). (`zipf_exponent` is the Zipf exponent
 itself, the official code's `alpha`; the paper's α is zipf_exponent − 1.)
 
@@ -10,6 +11,7 @@ Source: Michaud, Liu, Girit & Tegmark, NeurIPS 2023 (arXiv:2303.13506) §4; THEO
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -62,7 +64,8 @@ def multitask_sparse_parity(
     """Draw `n_tasks` random k-subsets of `n_bits` bits; frequencies p_i ∝ i^(−zipf_exponent).
 
     Raises:
-        LmechError: k not in [1, n_bits], n_tasks < 1, or zipf_exponent < 0.
+        LmechError: k not in [1, n_bits], n_tasks < 1 or more than the C(n_bits, k) distinct
+            subsets, or zipf_exponent < 0.
 
     Example:
         >>> t = multitask_sparse_parity(5, 8, 3, 1.4, generator=torch.Generator().manual_seed(0))
@@ -73,9 +76,18 @@ def multitask_sparse_parity(
         raise LmechError(f"k must be in [1, n_bits={n_bits}], got {k}")
     if n_tasks < 1:
         raise LmechError(f"n_tasks must be >= 1, got {n_tasks}")
+    if n_tasks > math.comb(n_bits, k):
+        raise LmechError(f"n_tasks must be at most C(n_bits, k) = {math.comb(n_bits, k)} "
+                         f"(distinct subsets), got {n_tasks}")
     if zipf_exponent < 0:
         raise LmechError(f"zipf_exponent must be >= 0, got {zipf_exponent}")
-    subsets = torch.stack([torch.randperm(n_bits, generator=generator)[:k]
-                           for _ in range(n_tasks)])
+    subsets, seen = [], set()
+    while len(subsets) < n_tasks:  # rejection: expected draws <= 2 n_tasks when n_tasks <= C/2
+        s = torch.randperm(n_bits, generator=generator)[:k]
+        key = frozenset(s.tolist())
+        if key not in seen:
+            seen.add(key)
+            subsets.append(s)
+    subsets = torch.stack(subsets)
     w = torch.arange(1, n_tasks + 1, dtype=torch.float64) ** -float(zipf_exponent)
     return SparseParityTasks(subsets=subsets, frequencies=w / w.sum(), n_bits=n_bits)
