@@ -2,9 +2,10 @@
 
 An input is [one-hot control of n_tasks bits ‖ n_bits uniform random bits]. Subtask i has a
 fixed random k-subset S_i of the data bits, distinct from every other subtask's (two
-subtasks with one subset would be one quantum learned twice as often) and label Σ_{j∈S_i} x_j mod 2; subtask i is
-drawn with probability p_i ∝ i^(−zipf_exponent). (`zipf_exponent` is the Zipf exponent
-itself, the official code's `alpha`; the paper's α is zipf_exponent − 1.)
+subtasks with one subset would be one quantum learned twice as often), and label
+Σ_{j∈S_i} x_j mod 2; subtask i is drawn with probability p_i ∝ i^(−zipf_exponent).
+(`zipf_exponent` is the Zipf exponent itself, the official code's `alpha`; the paper's α
+is zipf_exponent − 1.)
 
 Source: Michaud, Liu, Girit & Tegmark, NeurIPS 2023 (arXiv:2303.13506) §4; THEORY.md §6.
 """
