@@ -72,19 +72,28 @@ def _draw_curve(ax, rows: pd.DataFrame, curve: str, colour: str) -> None:
     meas = rows[rows["kind"] == "measurement"].sort_values("x")
     foil = rows[rows["kind"] == "foil"].sort_values("x")
     if len(pred):
-        ax.plot(pred["x"], pred["y"], color=colour, lw=1.6)
-        tol = pred["tolerance"].to_numpy(dtype=float)
+        x, y, tol = _widen(pred["x"], pred["y"], pred["tolerance"])
+        ax.plot(x, y, color=colour, lw=1.6)
         if np.all(np.isfinite(tol)) and np.any(tol > 0):
-            ax.fill_between(pred["x"], pred["y"] - tol, pred["y"] + tol, color=colour,
-                            alpha=0.18, lw=0)
+            ax.fill_between(x, y - tol, y + tol, color=colour, alpha=0.18, lw=0)
     if len(foil):
-        ax.plot(foil["x"], foil["y"], color=colour, lw=1.2, ls="--", alpha=0.7)
+        ax.plot(*_widen(foil["x"], foil["y"]), color=colour, lw=1.2, ls="--", alpha=0.7)
     if len(meas):
         # Thin out dense trajectories so markers stay readable; all points are in the store.
         step = max(1, len(meas) // 30)
         m = meas.iloc[::step]
         ax.errorbar(m["x"], m["y"], yerr=m["stderr"], color=colour, fmt="o", ms=3.5,
                     capsize=2, lw=1)
+
+
+def _widen(x, *ys) -> tuple[np.ndarray, ...]:
+    """A one-point curve as a short level segment (x ± 4 %) so it shows; else unchanged."""
+    x = np.asarray(x, dtype=float)
+    ys = tuple(np.asarray(y, dtype=float) for y in ys)
+    if x.size != 1:
+        return (x, *ys)
+    half = 0.04 * max(abs(x[0]), 1.0)
+    return (np.array([x[0] - half, x[0] + half]), *(np.repeat(y, 2) for y in ys))
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
