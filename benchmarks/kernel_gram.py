@@ -47,7 +47,7 @@ def neural_tangents_gram(x: np.ndarray, depth: int):
     for _ in range(depth - 1):
         layers += [stax.Relu(), stax.Dense(1, W_std=math.sqrt(C_W), b_std=math.sqrt(C_B))]
     _, _, kernel_fn = stax.serial(*layers)
-    # jitted, as neural-tangents recommends (eager it is ≈ 3× slower); JAX's default float32
+    # jitted, as neural-tangents recommends (at this size eager is as fast); JAX default float32
     kernel_fn = jax.jit(kernel_fn, static_argnames="get")
     return lambda: kernel_fn(x, None, get="nngp").block_until_ready()  # converted untimed
 
