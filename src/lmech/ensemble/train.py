@@ -17,11 +17,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from lmech.ensemble.fused import fused_unsupported, train_fused
 from lmech.ensemble.optim import SGD, Adam
 from lmech.ensemble.stacked import Ensemble, member_seed
 from lmech.errors import LmechError
 
-__all__ = ["LOSSES", "Trajectory", "train"]
+__all__ = ["ENGINES", "LOSSES", "Trajectory", "train"]
+
+ENGINES = ("auto", "autograd", "fused")
 
 Params = dict[str, torch.Tensor]
 Observable = Callable[[Params, tuple[torch.Tensor, torch.Tensor]], torch.Tensor]
@@ -77,6 +80,7 @@ def train(
     every: int = 1,
     observables: dict[str, Observable] | None = None,
     progress: Callable[[float], None] | None = None,
+    engine: str = "auto",
 ) -> Trajectory:
     """Train every member of `ensemble` (in place) and return what was recorded.
 
@@ -92,6 +96,10 @@ def train(
         observables: name → f(params, (inputs, targets)) returning ``(M, …)``; the
             inputs are as given (shared or per member), the targets per member.
         progress: called with the fraction done about a hundred times.
+        engine: "autograd" (any model, loss, optimiser, batching); "fused" (hand-written
+            forward and backward of `lmech.ensemble.fused`: an MLP with tanh, relu or
+            linear σ, full batch, MSE, SGD; an LmechError otherwise); "auto" (fused
+            when it applies, else autograd). Both give the same trajectories to rounding.
 
     Returns:
         the `Trajectory`; `ensemble.params` hold the trained parameters. A member frozen
@@ -100,11 +108,21 @@ def train(
     """
     loss_fn = _check(ensemble, inputs, targets, optimizer, steps, loss, batch_size, every)
     data = _Data(ensemble, inputs, targets, batch_size, seed)
+    record = _Recorder(observables or {})
+    if _use_fused(engine, ensemble, inputs, targets, optimizer, loss_fn, batch_size):
+        def add(step, per_member, params):
+            kept = {k: v.clone() for k, v in params.items()} if observables else params
+            record.add(step, per_member.clone(), kept, data.full)
+
+        params, diverged = train_fused(ensemble, inputs, targets, optimizer=optimizer,
+                                       steps=steps, every=every, record=add,
+                                       progress=progress)
+        ensemble.params = params
+        return record.trajectory(diverged)
     params = {k: v.detach() for k, v in ensemble.params.items()}
     state = optimizer.init(params)
     alive = torch.ones(ensemble.members, dtype=torch.bool)
     diverged = torch.full((ensemble.members,), -1, dtype=torch.long)
-    record = _Recorder(observables or {})
     report = max(1, steps // 100)
     for step in range(steps + 1):
         if progress is not None and step % report == 0 and step:
@@ -153,6 +171,19 @@ def _check(ensemble, inputs, targets, optimizer, steps, loss, batch_size, every)
     if loss not in LOSSES:
         raise LmechError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)} or a callable")
     return LOSSES[loss]
+
+
+def _use_fused(engine, ensemble, inputs, targets, optimizer, loss_fn, batch_size) -> bool:
+    if engine not in ENGINES:
+        raise LmechError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "autograd":
+        return False
+    reason = ("the loss is not 'mse'" if loss_fn is not mse else
+              "minibatches (batch_size is not None)" if batch_size is not None else
+              fused_unsupported(ensemble, inputs, targets, optimizer))
+    if reason is not None and engine == "fused":
+        raise LmechError(f"engine='fused' cannot run this training: {reason}")
+    return reason is None
 
 
 class _Data:
