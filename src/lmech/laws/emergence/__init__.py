@@ -1,0 +1,1 @@
+"""Emergence: abrupt capabilities explained as compositions of gradually learned parts."""
