@@ -203,6 +203,8 @@ def show_command(
     console.print(f"[bold]{chosen.name}[/bold] ({chosen.pillar.value})")
     console.print(f"claim:  {chosen.claim}")
     console.print(f"source: {chosen.source}")
+    if chosen.finding:
+        console.print(f"finding: {chosen.finding}")
     table = Table(title="parameters")
     table.add_column("name", no_wrap=True)
     for col in ("type", "allowed", *BUDGETS, "description"):

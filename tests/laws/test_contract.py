@@ -65,7 +65,11 @@ class TestLawContract:
         assert run["foil"].same_points_as(run["prediction"])
         assert {p for p in run["prediction"].panel} <= {p.name for p in law.panels}
         verdict = judge(run["prediction"], run["measurement"], run["foil"], run["tolerance"])
-        assert verdict.outcome is Outcome.CONFIRMED, verdict
+        if not law.finding:
+            assert verdict.outcome is Outcome.CONFIRMED, verdict
+        else:  # a recorded finding against the theory: the experiment must still be decisive
+            assert verdict.outcome in (Outcome.CONFIRMED, Outcome.REFUTED), verdict
+            assert verdict.foil_z > verdict.z_critical, verdict
 
     def test_fixed_seed_repeats(self, law: AbstractLaw, smoke_runs: dict) -> None:
         run = _smoke(law, smoke_runs)

@@ -63,6 +63,9 @@ class AbstractLaw(abc.ABC):
     (``laws/dln/saxe_modes.py`` -> ``dln.saxe_modes``). It declares:
 
     - ``claim``, ``source``, ``pillar``: its identity;
+    - ``finding``: empty, or — for a law whose experiment is known to contradict its theory —
+      one sentence saying what was found (the contract then asks for a decisive verdict,
+      CONFIRMED or REFUTED with the foil rejected, rather than a CONFIRMED);
     - ``Params``: a :class:`LawParams` subclass whose defaults are the ``quick`` budget, and
       ``budgets``: for each of ``smoke``, ``quick``, ``full``, the fields that differ;
     - ``panels``: how its figure is drawn (one :class:`Panel` per panel name used);
@@ -72,6 +75,7 @@ class AbstractLaw(abc.ABC):
     """
 
     claim: ClassVar[str]
+    finding: ClassVar[str] = ""
     source: ClassVar[str]
     pillar: ClassVar[Pillar]
     Params: ClassVar[type[LawParams]]
