@@ -35,8 +35,10 @@ from lmech.models import MLP
 __all__ = ["fused_unsupported", "train_fused"]
 
 Params = dict[str, torch.Tensor]
-CHUNK_BYTES = 4 * 2**20
-"""Target size of one chunk's activation and delta buffers (they stay in L2/L3 cache)."""
+CHUNK_BYTES = 8 * 2**20
+"""Target size of one chunk's activation and delta buffers (they stay in L3 cache)."""
+MIN_CHUNK = 4
+"""Fewest members per chunk: batched matmuls of a few members beat one at a time."""
 
 
 def _activation(net: MLP) -> str | None:
@@ -105,9 +107,10 @@ class _Buffers:
 
 
 def chunk_size(widths: list[int], batch: int, members: int, itemsize: int) -> int:
-    """Members per chunk: activations and deltas of a chunk within `CHUNK_BYTES`."""
+    """Members per chunk: a chunk's activations and deltas within `CHUNK_BYTES`, but at
+    least `MIN_CHUNK` members (or all of them)."""
     per_member = batch * (sum(widths[1:]) + 2 * max(widths[1:])) * itemsize
-    return max(1, min(members, CHUNK_BYTES // per_member))
+    return min(members, max(MIN_CHUNK, CHUNK_BYTES // per_member))
 
 
 def _forward(weights, biases, x, bufs, s, c, act) -> torch.Tensor:
@@ -221,6 +224,9 @@ def train_fused(
         nxt = {k: torch.empty_like(v) for k, v in cur.items()}
         grads = {k: torch.empty_like(v) for k, v in cur.items()}
         state = optimizer.init(cur)
+        for knob in ("lr", "weight_decay"):
+            if state[knob] is not None:
+                state[knob] = state[knob].to(x.dtype).to(x.device)  # (M,)
         batch = x.shape[-2]
         c_max = chunk or chunk_size(widths, batch, m, x.element_size())
         bufs = _Buffers(widths, c_max, batch, x.dtype, x.device)
