@@ -7,7 +7,7 @@ import importlib
 import pytest
 import torch
 
-from lmech.ensemble import SGD, Adam, init_ensemble, train
+from lmech.ensemble import SGD, Adam, Ensemble, init_ensemble, train
 from lmech.ensemble.fused import fused_unsupported, train_fused
 from lmech.errors import LmechError
 from lmech.models import MLPConfig
@@ -184,3 +184,16 @@ def test_fused_names_what_it_cannot_run(kw, reason, generator) -> None:
     assert fused_unsupported(ens64, x, y, SGD(lr=0.1)) is None
     with pytest.raises(LmechError, match="engine"):
         train(ens64, x, y, optimizer=SGD(lr=0.1), steps=2, engine="jit")
+
+
+def test_non_contiguous_parameters(generator) -> None:
+    """Parameters stored transposed (as a law might build them) train the same."""
+    x, y = _data(generator, False)
+    ens = init_ensemble(MLPConfig(3, 7, 2, 2), members=M, seed=0, dtype=torch.float64)
+    strided = {k: v.transpose(1, 2).contiguous().transpose(1, 2) if v.dim() == 3 else v
+               for k, v in ens.params.items()}
+    assert not strided["layers.1.weight"].is_contiguous()
+    other = Ensemble(ens.template, strided)
+    a = train(ens, x, y, optimizer=SGD(lr=0.1), steps=6, engine="autograd")
+    b = train(other, x, y, optimizer=SGD(lr=0.1), steps=6, engine="fused")
+    torch.testing.assert_close(a.loss, b.loss, rtol=1e-10, atol=1e-12)

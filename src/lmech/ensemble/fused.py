@@ -220,7 +220,8 @@ def train_fused(
     x = inputs.contiguous()
     y = targets.contiguous()
     with torch.no_grad():
-        cur = {k: v.detach().clone() for k, v in ensemble.params.items()}
+        cur = {k: v.detach().clone(memory_format=torch.contiguous_format)
+               for k, v in ensemble.params.items()}
         nxt = {k: torch.empty_like(v) for k, v in cur.items()}
         grads = {k: torch.empty_like(v) for k, v in cur.items()}
         state = optimizer.init(cur)
