@@ -9,7 +9,7 @@ Measures, in one run and with the same thread count:
 - the peak resident memory of sampling 100,000 networks (all layers kept) by chunking.
 
 Prints one JSON line; `speedup_vs_naive` is direct / naive (target >= 200).
-Usage: python benchmarks/ensemble_init.py [--networks 10000] [--threads 1]
+Usage: python benchmarks/ensemble_init.py [--networks 10000] [--threads 2]
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--networks", type=int, default=10_000)
     ap.add_argument("--naive-networks", type=int, default=300)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)  # both cores, for both sides
     ap.add_argument("--memory-networks", type=int, default=100_000)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

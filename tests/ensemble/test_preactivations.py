@@ -150,3 +150,13 @@ def test_bad_input_names_the_argument(change, name) -> None:
     kw.update(change)
     with pytest.raises(LmechError, match=name):
         sample_preactivations(kw.pop("inputs"), **kw)
+
+
+def test_fast_tanh_agrees_with_torch() -> None:
+    from lmech.ensemble.preactivations import _activate
+
+    z = torch.linspace(-30, 30, 100_001).view(1, 1, -1)
+    assert torch.allclose(_activate(torch.tanh, z), torch.tanh(z), rtol=0, atol=3e-7)
+    assert torch.allclose(_activate(torch.tanh, z.double()), torch.tanh(z.double()), rtol=0,
+                          atol=1e-15)
+    assert torch.equal(_activate(torch.relu, z), torch.relu(z))

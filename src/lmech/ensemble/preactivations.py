@@ -179,7 +179,7 @@ def _run_direct(plan: _Plan, x, c_w, c_b, out: dict, generator) -> None:
     z = None
     for ell in range(1, plan.depth + 1):
         if ell > 1:
-            s = plan.sigma(z)  # (m, n_inputs, n_{ell-1})
+            s = _activate(plan.sigma, z)  # (m, n_inputs, n_{ell-1})
             if s.shape[1] == 1:  # a batched 1×1 matmul is much slower than a reduction
                 gram = torch.linalg.vector_norm(s, dim=-1, keepdim=True).double().square_()
             else:  # in float64: float32 rounding of a nearly singular Gram matrix would
@@ -190,6 +190,15 @@ def _run_direct(plan: _Plan, x, c_w, c_b, out: dict, generator) -> None:
         cov = c_b[ell - 1, :, None, None] + c_w[ell - 1, :, None, None] * gram
         z = out[ell] if ell in out else None
         z = _gaussian_rows(cov, plan.widths[ell - 1], generator, z, x)
+
+
+def _activate(sigma, z: torch.Tensor) -> torch.Tensor:
+    """σ(z); tanh as 2·sigmoid(2z) − 1, which on CPU costs ≈ 1.1 ns/element against
+    torch.tanh's ≈ 3.6 (measured at the sampler's chunk size) and agrees with it to 2⁻²²
+    absolute in float32 (see `lmech.ensemble.fused`); σ was a quarter of the sampler's time."""
+    if sigma is torch.tanh:
+        return torch.sigmoid(z * 2).mul_(2).sub_(1)
+    return sigma(z)
 
 
 def _gaussian_rows(cov, n, generator, buffer, like) -> torch.Tensor:
