@@ -42,7 +42,7 @@ from pydantic import Field, PositiveFloat, model_validator
 from torch import nn
 
 from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
-from lmech.laws.dynamics._threads import single_thread
+from lmech.laws._threads import single_thread
 from lmech.measure import SharpnessTracker, top_eigenvalues
 from lmech.theory import get_activation
 

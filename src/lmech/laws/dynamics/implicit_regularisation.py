@@ -46,7 +46,7 @@ from pydantic import Field, PositiveFloat, model_validator
 from scipy.integrate import solve_ivp
 
 from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
-from lmech.laws.dynamics._threads import single_thread
+from lmech.laws._threads import single_thread
 
 PANEL = "gap at time T"
 TO_GF = "GD to gradient flow"

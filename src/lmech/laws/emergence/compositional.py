@@ -59,7 +59,7 @@ from pydantic import Field, model_validator
 from lmech.ensemble import init_ensemble
 from lmech.errors import LmechError
 from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
-from lmech.laws.dynamics._threads import single_thread
+from lmech.laws._threads import single_thread
 from lmech.models import MLPConfig
 from lmech.tasks import ConceptSpace, concept_distance
 

@@ -58,7 +58,7 @@ from pydantic import Field, model_validator
 from lmech.ensemble import Adam, init_ensemble, member_seed
 from lmech.errors import LmechError
 from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
-from lmech.laws.dynamics._threads import single_thread
+from lmech.laws._threads import single_thread
 from lmech.models import MLPConfig
 from lmech.tasks import multitask_sparse_parity
 from lmech.theory import quanta_frequencies

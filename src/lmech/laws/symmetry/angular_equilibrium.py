@@ -47,7 +47,7 @@ import torch
 from pydantic import Field, model_validator
 
 from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
-from lmech.laws.dynamics._threads import single_thread
+from lmech.laws._threads import single_thread
 from lmech.laws.symmetry._train_ensemble import train_angles
 from lmech.theory.noether import equilibrium_angular_update, oscillator_coefficients
 

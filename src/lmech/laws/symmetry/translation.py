@@ -34,7 +34,7 @@ import torch
 from pydantic import Field
 
 from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
-from lmech.laws.dynamics._threads import single_thread
+from lmech.laws._threads import single_thread
 from lmech.laws.symmetry._nets import (
     build,
     digits_mlp,
