@@ -137,8 +137,9 @@ class Quanta(AbstractLaw):
         times = [np.abs(_slope_weights(np.log(1 / quanta_frequencies(params.n_tasks, s)
                                               [:n_hi]))).sum() * resolution
                  for s in params.zipf_exponents]
-        gaps = [abs(_staircase_exponent(params, s, s) - _exponential_exponent(params, s))
-                for s in params.zipf_exponents]
+        staircase = prediction.y[prediction.panel == ERROR]
+        gaps = [abs(st - _exponential_exponent(params, s))
+                for st, s in zip(staircase, params.zipf_exponents, strict=True)]
         return np.concatenate([times, gaps])
 
     def measure(self, params: QuantaParams, seed: int, *, device: str = "cpu",
