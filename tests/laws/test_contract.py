@@ -25,25 +25,6 @@ def test_registry_finds_laws() -> None:
     assert "dln.saxe_modes" in [law.name for law in LAWS]
 
 
-@pytest.fixture(scope="module")
-def smoke_runs() -> dict:
-    return {}
-
-
-def _smoke(law: AbstractLaw, cache: dict):
-    if law.name not in cache:
-        params = law.parameters("smoke")
-        prediction = law.predict(params)
-        cache[law.name] = dict(
-            params=params,
-            prediction=prediction,
-            measurement=law.measure(params, SEED),
-            foil=law.foil(params),
-            tolerance=law.tolerance(params, prediction),
-        )
-    return cache[law.name]
-
-
 @pytest.mark.parametrize("law", LAWS, ids=lambda law: law.name)
 class TestLawContract:
     def test_identity(self, law: AbstractLaw) -> None:
@@ -59,31 +40,31 @@ class TestLawContract:
         with pytest.raises(LmechError, match="unknown parameter"):
             law.parameters("smoke", {"no_such_parameter": 1})
 
-    def test_smoke_runs_and_confirms(self, law: AbstractLaw, smoke_runs: dict) -> None:
-        run = _smoke(law, smoke_runs)
-        assert run["measurement"].same_points_as(run["prediction"])
-        assert run["foil"].same_points_as(run["prediction"])
-        assert {p for p in run["prediction"].panel} <= {p.name for p in law.panels}
-        verdict = judge(run["prediction"], run["measurement"], run["foil"], run["tolerance"])
+    def test_smoke_runs_and_confirms(self, law: AbstractLaw, law_run) -> None:
+        run = law_run(law, SEED)
+        assert run.measurement.same_points_as(run.prediction)
+        assert run.foil.same_points_as(run.prediction)
+        assert {p for p in run.prediction.panel} <= {p.name for p in law.panels}
+        verdict = judge(run.prediction, run.measurement, run.foil, run.tolerance)
         if not law.finding:
             assert verdict.outcome is Outcome.CONFIRMED, verdict
         else:  # a recorded finding against the theory: the experiment must still be decisive
             assert verdict.outcome in (Outcome.CONFIRMED, Outcome.REFUTED), verdict
             assert verdict.foil_z > verdict.z_critical, verdict
 
-    def test_fixed_seed_repeats(self, law: AbstractLaw, smoke_runs: dict) -> None:
-        run = _smoke(law, smoke_runs)
-        again = law.measure(run["params"], SEED)
-        np.testing.assert_array_equal(again.y, run["measurement"].y)
-        np.testing.assert_array_equal(again.stderr, run["measurement"].stderr)
-        np.testing.assert_array_equal(law.predict(run["params"]).y, run["prediction"].y)
+    def test_fixed_seed_repeats(self, law: AbstractLaw, law_run) -> None:
+        run = law_run(law, SEED)
+        again = law.measure(run.params, SEED)
+        np.testing.assert_array_equal(again.y, run.measurement.y)
+        np.testing.assert_array_equal(again.stderr, run.measurement.stderr)
+        np.testing.assert_array_equal(law.predict(run.params).y, run.prediction.y)
 
-    def test_prediction_differs_from_foil(self, law: AbstractLaw, smoke_runs: dict) -> None:
-        run = _smoke(law, smoke_runs)
-        gap = np.abs(run["prediction"].y - run["foil"].y)
-        assert np.any(gap > run["tolerance"]), "the foil lies inside the tolerance band"
+    def test_prediction_differs_from_foil(self, law: AbstractLaw, law_run) -> None:
+        run = law_run(law, SEED)
+        gap = np.abs(run.prediction.y - run.foil.y)
+        assert np.any(gap > run.tolerance), "the foil lies inside the tolerance band"
 
-    def test_foil_as_prediction_is_refuted(self, law: AbstractLaw, smoke_runs: dict) -> None:
-        run = _smoke(law, smoke_runs)
-        verdict = judge(run["foil"], run["measurement"], run["prediction"], run["tolerance"])
+    def test_foil_as_prediction_is_refuted(self, law: AbstractLaw, law_run) -> None:
+        run = law_run(law, SEED)
+        verdict = judge(run.foil, run.measurement, run.prediction, run.tolerance)
         assert verdict.outcome is Outcome.REFUTED, verdict

@@ -14,11 +14,8 @@ LAW = get_law("dln.saxe_modes")
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    params = LAW.parameters("smoke")
-    prediction = LAW.predict(params)
-    return params, prediction, LAW.measure(params, 0), LAW.foil(params), LAW.tolerance(
-        params, prediction)
+def smoke(law_run):
+    return law_run(LAW, 0)
 
 
 def test_trained_network_follows_the_exact_discrete_map(smoke) -> None:

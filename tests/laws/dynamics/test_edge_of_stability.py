@@ -13,11 +13,8 @@ LAW = get_law("dynamics.edge_of_stability")
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    params = LAW.parameters("smoke")
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 3), LAW.foil(params),
-            LAW.tolerance(params, prediction))
+def smoke(law_run):
+    return law_run(LAW, 3)
 
 
 def _threshold(prediction: Series, params, factor) -> Series:

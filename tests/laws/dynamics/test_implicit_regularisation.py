@@ -14,11 +14,8 @@ LAW = get_law("dynamics.implicit_regularisation")
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    params = LAW.parameters("smoke")
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 3), LAW.foil(params),
-            LAW.tolerance(params, prediction))
+def smoke(law_run):
+    return law_run(LAW, 3)
 
 
 def test_third_derivative_by_finite_differences(rng) -> None:

@@ -21,11 +21,8 @@ LAW = get_law("emergence.compositional")
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    params = LAW.parameters("smoke")
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 0), LAW.foil(params),
-            LAW.tolerance(params, prediction))
+def smoke(law_run):
+    return law_run(LAW, 0)
 
 
 def test_smoke_is_near_the_product_and_far_from_the_foil(smoke) -> None:

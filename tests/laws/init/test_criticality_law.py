@@ -14,11 +14,8 @@ OFF = "off criticality: tanh, C_W=1.5, C_b=0.2"
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    params = LAW.parameters("smoke")
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 5), LAW.foil(params),
-            LAW.tolerance(params, prediction))
+def smoke(law_run):
+    return law_run(LAW, 5)
 
 
 def _replace_off(prediction: Series, y: np.ndarray) -> Series:

@@ -12,11 +12,8 @@ LAW = get_law("init.finite_width_kurtosis")
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    params = LAW.parameters("smoke")
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 11), LAW.foil(params),
-            LAW.tolerance(params, prediction))
+def smoke(law_run):
+    return law_run(LAW, 11)
 
 
 def _scaled(s: Series, factor: float) -> Series:

@@ -12,16 +12,9 @@ from lmech.theory import kernel_recursion_gram
 LAW = get_law("init.kernel_recursion")
 
 
-def _run(overrides=None):
-    params = LAW.parameters("smoke", overrides)
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 3), LAW.foil(params),
-            LAW.tolerance(params, prediction))
-
-
 @pytest.fixture(scope="module")
-def smoke():
-    return _run()
+def smoke(law_run):
+    return law_run(LAW, 3)
 
 
 def _prediction(params, scale_cw: float = 1.0, drop_bias: bool = False) -> Series:
@@ -48,8 +41,9 @@ def test_a_five_percent_error_in_C_W_is_refuted(smoke) -> None:
     assert judge(wrong, measurement, foil, tol).outcome is Outcome.REFUTED
 
 
-def test_forgetting_the_bias_is_refuted() -> None:
-    params, prediction, measurement, foil, tol = _run({"networks": [["gelu", 1.983, 0.173]]})
+def test_forgetting_the_bias_is_refuted(law_run) -> None:
+    params, prediction, measurement, foil, tol = law_run(
+        LAW, 3, networks=[["gelu", 1.983, 0.173]])
     assert judge(prediction, measurement, foil, tol).outcome is Outcome.CONFIRMED
     wrong = _prediction(params, drop_bias=True)
     assert judge(wrong, measurement, foil, tol).outcome is Outcome.REFUTED

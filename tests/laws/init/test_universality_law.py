@@ -13,11 +13,8 @@ K0 = "K*=0 class: w = V/K²"
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    params = LAW.parameters("smoke")
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 2), LAW.foil(params),
-            LAW.tolerance(params, prediction))
+def smoke(law_run):
+    return law_run(LAW, 2)
 
 
 def test_right_theory_confirms(smoke) -> None:

@@ -15,11 +15,8 @@ LAW = get_law("kernels.learning_curve")
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    params = LAW.parameters("smoke")
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 3), LAW.foil(params),
-            LAW.tolerance(params, prediction))
+def smoke(law_run):
+    return law_run(LAW, 3)
 
 
 def _wrong(params, prediction: Series, error) -> Series:

@@ -15,11 +15,8 @@ LAW = get_law("scaling.kernel_exponent")
 
 
 @pytest.fixture(scope="module")
-def smoke():
-    params = LAW.parameters("smoke")
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 0), LAW.foil(params),
-            LAW.tolerance(params, prediction))
+def smoke(law_run):
+    return law_run(LAW, 0)
 
 
 def _with(prediction: Series, y) -> Series:

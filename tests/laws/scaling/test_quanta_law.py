@@ -23,16 +23,9 @@ from lmech.theory import quanta_data_exponent, quanta_parameter_exponent
 LAW = get_law("scaling.quanta")
 
 
-def _run(budget: str):
-    params = LAW.parameters(budget)
-    prediction = LAW.predict(params)
-    return (params, prediction, LAW.measure(params, 0), LAW.foil(params),
-            LAW.tolerance(params, prediction))
-
-
 @pytest.fixture(scope="module")
-def smoke():
-    return _run("smoke")
+def smoke(law_run):
+    return law_run(LAW, 0)
 
 
 def _with(prediction: Series, time_y, error_y) -> Series:
@@ -55,10 +48,10 @@ def test_one_quantum_per_step_count_is_refuted(smoke) -> None:
 
 
 @pytest.fixture(scope="module")
-def quick():
+def quick(law_run):
     """The error panel's power needs the quick window (2..10 of 40 subtasks): at the smoke
     window (1..4 of 16) the shape tolerance is ≈ 0.2, as wide as the foil's distance."""
-    return _run("quick")
+    return law_run(LAW, 0, "quick")
 
 
 @pytest.mark.parametrize("mistake", ["parameter axis", "asymptote at a finite window"])

@@ -17,12 +17,9 @@ from lmech.theory.noether import equilibrium_angular_update
 SEED = 3
 
 
-def _run(name: str, **overrides):
+def _run(law_run, name: str):
     law = get_law(name)
-    params = law.parameters("smoke", overrides)
-    prediction = law.predict(params)
-    return (law, params, prediction, law.measure(params, SEED), law.foil(params),
-            law.tolerance(params, prediction))
+    return (law, *law_run(law, SEED))
 
 
 def _scaled(series: Series, fn) -> Series:
@@ -30,23 +27,23 @@ def _scaled(series: Series, fn) -> Series:
 
 
 @pytest.fixture(scope="module")
-def scale_run():
-    return _run("symmetry.scale_norm_dynamics")
+def scale_run(law_run):
+    return _run(law_run, "symmetry.scale_norm_dynamics")
 
 
 @pytest.fixture(scope="module")
-def rescale_run():
-    return _run("symmetry.rescale")
+def rescale_run(law_run):
+    return _run(law_run, "symmetry.rescale")
 
 
 @pytest.fixture(scope="module")
-def translation_run():
-    return _run("symmetry.translation")
+def translation_run(law_run):
+    return _run(law_run, "symmetry.translation")
 
 
 @pytest.fixture(scope="module")
-def angular_run():
-    return _run("symmetry.angular_equilibrium")
+def angular_run(law_run):
+    return _run(law_run, "symmetry.angular_equilibrium")
 
 
 @pytest.mark.parametrize("fixture", ["scale_run", "rescale_run"])
