@@ -31,7 +31,10 @@ quantum learned per fixed number of steps (n ∝ S, t_i ∝ i): time exponent 1/
 exponent α_N, computed on the same staircase with t_i = i.
 
 Tolerance. The model idealises each quantum's learning as a step; measured per-subtask
-accuracy rises over a stretch of steps comparable to t_i itself. The smooth extreme, each
+accuracy rises over a stretch of steps comparable to t_i itself (quick, seed 0: the step
+at which a subtask passes 90 % is a median 2.5 times the step at which it passes 60 %,
+interquartile range 2.1–3.1 over members and the 10 most frequent subtasks, where a step
+would give at most the record grid's ratio q = 1.06). The smooth extreme, each
 quantum relaxing exponentially at rate ∝ p_i (E = b Σ p_i e^(−S p_i/τ), "learned" at the
 same threshold), has the same asymptotic exponent but bends the finite-window fit; the
 declared tolerance on the error exponent is the gap between the staircase and that
