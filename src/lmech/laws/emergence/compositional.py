@@ -198,7 +198,7 @@ def binary_concept_space(n_concepts: int, dim: int, *, generator: torch.Generato
     return ConceptSpace(prototypes=prototypes)
 
 
-def _one_hot(classes: torch.Tensor) -> torch.Tensor:
+def class_codes(classes: torch.Tensor) -> torch.Tensor:
     """Concatenated one-hot codes of the concept values: ``(B, n)`` -> ``(B, 2n)``."""
     return torch.nn.functional.one_hot(classes, 2).flatten(1).double()
 
@@ -239,9 +239,9 @@ def concept_accuracies(params: CompositionalParams, seed: int, device: str = "cp
     noise = params.noise * torch.stack([
         torch.randn(1, s, params.dim, generator=g, dtype=torch.float64)
         for g in member_gens]).to(device)
-    gen_in = _one_hot(held).to(device).repeat_interleave(s, 0)  # (C·S, 2n)
+    gen_in = class_codes(held).to(device).repeat_interleave(s, 0)  # (C·S, 2n)
     present = held.bool().to(device)[None, :, None, :]  # (1, C, 1, n)
-    train_in = _one_hot(trained).to(device).repeat(params.masks, 1)  # (K·P, 2n)
+    train_in = class_codes(trained).to(device).repeat(params.masks, 1)  # (K·P, 2n)
     train_out = space.render(trained).to(device).repeat(params.masks, 1)
 
     def forward(x: torch.Tensor, dropped: torch.Tensor) -> torch.Tensor:
