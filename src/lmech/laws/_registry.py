@@ -43,7 +43,8 @@ def _checked(law: AbstractLaw) -> AbstractLaw:
 
 
 def select_laws(patterns: list[str] | None = None) -> list[AbstractLaw]:
-    """Laws whose name equals or starts with one of `patterns` (all laws when empty).
+    """Laws named by `patterns` (all laws when empty): a pattern that is a law's whole name
+    selects that law alone, any other pattern every law whose name starts with it.
 
     Raises:
         LmechError: a pattern matches no law; the message lists the closest names.
@@ -54,7 +55,8 @@ def select_laws(patterns: list[str] | None = None) -> list[AbstractLaw]:
     names = [law.name for law in laws]
     chosen: dict[str, AbstractLaw] = {}
     for pattern in patterns:
-        hits = [law for law in laws if law.name == pattern or law.name.startswith(pattern)]
+        hits = ([law for law in laws if law.name == pattern]
+                or [law for law in laws if law.name.startswith(pattern)])
         if not hits:
             close = difflib.get_close_matches(pattern, names, n=3, cutoff=0.3)
             hint = f"closest: {', '.join(close)}" if close else f"known: {', '.join(names)}"

@@ -9,7 +9,7 @@ import pytest
 
 from lmech.errors import LmechError
 from lmech.laws import Curve, Series, get_law
-from lmech.laws.emergence.compositional import (
+from lmech.laws.emergence._product_rule import (
     COMPOSITION,
     DELAY,
     composition_at_levels,

@@ -10,7 +10,7 @@ import torch
 
 from lmech.errors import LmechError
 from lmech.laws import Curve, Series, get_law
-from lmech.laws.emergence.compositional import COMPOSITION, DELAY
+from lmech.laws.emergence._product_rule import COMPOSITION, DELAY
 from lmech.laws.emergence.compositional_diffusion import (
     ancestral_sample,
     concept_accuracies,

@@ -71,14 +71,16 @@ from pydantic import Field, model_validator
 
 from lmech.ensemble import Adam, init_ensemble, member_seed
 from lmech.errors import LmechError
-from lmech.laws import Curve, LawParams, Progress, Series
+from lmech.laws import Progress, Series
 from lmech.laws._threads import single_thread
-from lmech.laws.emergence.compositional import (
-    Compositional,
+from lmech.laws.emergence._product_rule import (
+    AbstractProductRule,
+    ProductRuleParams,
     binary_concept_space,
     class_codes,
     composition_at_levels,
     delay_fractions,
+    measured_series,
 )
 from lmech.models import MLPConfig
 from lmech.tasks import ConceptSpace, concept_distance
@@ -90,9 +92,7 @@ Denoiser = Callable[[torch.Tensor, int], torch.Tensor]
 """ε̂(x_t, t): ``(M, R, dim)`` and the diffusion time t in 1 … T -> ``(M, R, dim)``."""
 
 
-class CompositionalDiffusionParams(LawParams):
-    n_concepts: int = Field(4, ge=2, le=6, description="binary concepts n")
-    dim: int = Field(16, ge=2, le=1024, description="object dimension (>= n_concepts)")
+class CompositionalDiffusionParams(ProductRuleParams):
     width: int = Field(64, ge=1, le=1024, description="width of the denoiser's two hidden layers")
     diffusion_steps: int = Field(
         50, ge=25, le=1000,
@@ -101,8 +101,6 @@ class CompositionalDiffusionParams(LawParams):
     steps: int = Field(1500, ge=10, le=1_000_000, description="Adam steps")
     copies: int = Field(32, ge=1, le=4096,
                         description="copies of each trained class per step (fresh t, ε)")
-    n_members: int = Field(64, ge=4, le=4096, description="independent seeds")
-    n_samples: int = Field(64, ge=1, le=4096, description="generated objects per class")
     records: int = Field(60, ge=4, le=10_000,
                          description="records: step 0, then log-spaced to steps")
     first_record: int = Field(50, ge=1, description="first step after 0 that is recorded")
@@ -116,22 +114,13 @@ class CompositionalDiffusionParams(LawParams):
 
     @model_validator(mode="after")
     def _consistent(self) -> CompositionalDiffusionParams:
-        if self.dim < self.n_concepts:
-            raise ValueError(f"dim must be >= n_concepts = {self.n_concepts} for orthonormal "
-                             f"prototypes, got {self.dim}")
-        for name in ("levels", "delay_levels"):
-            value = getattr(self, name)
-            if any(not 0 < u < 1 for u in value) or list(value) != sorted(set(value)):
-                raise ValueError(f"{name} must increase strictly within (0, 1), got {value}")
         if self.first_record >= self.steps:
             raise ValueError(f"first_record must be < steps = {self.steps}, got "
                              f"{self.first_record}")
         return self
 
 
-class CompositionalDiffusion(Compositional):
-    # predict, foil, tolerance and panels are emergence.compositional's; only the
-    # experiment differs (the registry lists a class only in the module defining it)
+class CompositionalDiffusion(AbstractProductRule):
     claim = (
         "A conditional diffusion model's (DDPM's) accuracy on a held-out composition of m "
         "concepts is the product of its single-concept accuracies (u^m), and it lags its "
@@ -173,11 +162,7 @@ class CompositionalDiffusion(Compositional):
         concept, whole, steps = concept[:, start:], whole[:, start:], steps[start:]
         y, se = composition_at_levels(concept, whole, classes, params.levels)
         d, d_se = delay_fractions(concept, whole, classes, steps, params.delay_levels)
-        # predict lists the composition curves m = 2 … n, then the delay curves
-        return Series.from_curves(
-            Curve(c.panel, c.name, c.x, value, error)
-            for c, value, error in zip(self.predict(params).curves(), [*y, *d], [*se, *d_se],
-                                       strict=True))
+        return measured_series(params, y, se, d, d_se)
 
 
 def linear_betas(diffusion_steps: int) -> np.ndarray:
