@@ -46,9 +46,12 @@ def _with_exponent(prediction: Series, shift: int) -> Series:
     return Series.from_curves(curves)
 
 
+@pytest.mark.parametrize("name", ["emergence.compositional",
+                                  "emergence.compositional_diffusion"])
 @pytest.mark.parametrize("shift", [-1, 1])
-def test_wrong_number_of_concepts_is_refuted(smoke, shift) -> None:
-    _, prediction, measurement, foil, tol = smoke
+def test_wrong_number_of_concepts_is_refuted(law_run, name, shift) -> None:
+    """Both generators: the product rule with the wrong number of concepts is REFUTED."""
+    _, prediction, measurement, foil, tol = law_run(get_law(name), 0)
     wrong = _with_exponent(prediction, shift)
     assert judge(wrong, measurement, foil, tol).outcome is Outcome.REFUTED
 

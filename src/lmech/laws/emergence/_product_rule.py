@@ -92,16 +92,40 @@ class AbstractProductRule(AbstractLaw):
         return np.zeros(len(prediction))
 
 
-def measured_series(params: ProductRuleParams, values: np.ndarray, errors: np.ndarray,
-                    delays: np.ndarray, delay_errors: np.ndarray) -> Series:
-    """The measurement in the prediction's layout, from `composition_at_levels` and
-    `delay_fractions` (``(orders, levels)`` each)."""
+def read_out(params: ProductRuleParams, concept: np.ndarray, whole: np.ndarray,
+             classes: np.ndarray, steps: np.ndarray) -> Series:
+    """Both panels, in the prediction's layout, from a generator's recorded accuracies.
+
+    Args: ``concept (M, T, C, n)``, ``whole (M, T, C)``, ``classes (C, n)`` as the laws'
+        `concept_accuracies` return them, and ``steps (T,)`` the recorded steps.
+    """
+    y, se = composition_at_levels(concept, whole, classes, params.levels)
+    d, d_se = delay_fractions(concept, whole, classes, steps, params.delay_levels)
     u, big_p = np.array(params.levels), np.array(params.delay_levels)
     orders = list(enumerate(_orders(params)))
     return Series.from_curves(
-        [Curve(COMPOSITION, _curve_name(m), u, values[i], errors[i]) for i, m in orders]
-        + [Curve(DELAY, _curve_name(m), big_p, delays[i], delay_errors[i])
-           for i, m in orders])
+        [Curve(COMPOSITION, _curve_name(m), u, y[i], se[i]) for i, m in orders]
+        + [Curve(DELAY, _curve_name(m), big_p, d[i], d_se[i]) for i, m in orders])
+
+
+def single_concept_curves(concept: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """ū_m(t) for m = 2 … n, ``(orders, T)``: the m-th root of the geometric mean over the
+    m-concept classes of ⟨Π_j a_{c,j}⟩, as `composition_at_levels` reads it."""
+    product = _network_products(concept, classes).mean(0)  # (T, C)
+    return np.exp(np.array([log_p / m for m, log_p in _log_by_order(product, classes)]))
+
+
+def _network_products(concept: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """``(M, T, C)`` each network's product of its accuracies on the concepts c has."""
+    return np.where(classes.astype(bool)[None, None], concept, 1.0).prod(-1)
+
+
+def _log_by_order(mean: np.ndarray, classes: np.ndarray):
+    """(m, log of the geometric mean over the m-concept classes ``(T,)``) for m = 2 … n."""
+    size = classes.sum(1)
+    with np.errstate(divide="ignore"):
+        log = np.log(mean)  # (T, C)
+    return [(m, log[:, size == m].mean(1)) for m in range(2, classes.shape[1] + 1)]
 
 
 def _orders(params: ProductRuleParams) -> range:
@@ -172,17 +196,13 @@ def delay_fractions(concept: np.ndarray, whole: np.ndarray, classes: np.ndarray,
 def _jackknife(statistic, concept: np.ndarray, whole: np.ndarray, classes: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
     """`statistic(log ū_m (T,), log A_m (T,), m)` per order, and its delete-one-member error."""
-    present = classes.astype(bool)[None, None]  # (1, 1, C, n)
-    product = np.where(present, concept, 1.0).prod(-1)  # (M, T, C) per network
+    product = _network_products(concept, classes)  # (M, T, C)
     m_members = concept.shape[0]
 
     def per_order(product_mean, whole_mean):  # (T, C) means over networks
-        size = classes.sum(1)
-        with np.errstate(divide="ignore"):
-            log_p, log_w = np.log(product_mean), np.log(whole_mean)
-        return np.array([statistic(log_p[:, size == m].mean(1) / m,  # geometric means
-                                   log_w[:, size == m].mean(1), m)
-                         for m in range(2, classes.shape[1] + 1)])
+        return np.array([statistic(log_p / m, log_a, m) for (m, log_p), (_, log_a)
+                         in zip(_log_by_order(product_mean, classes),
+                                _log_by_order(whole_mean, classes), strict=True)])
 
     full = per_order(product.mean(0), whole.mean(0))
     sum_p, sum_w = product.sum(0), whole.sum(0)

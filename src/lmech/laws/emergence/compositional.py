@@ -80,9 +80,7 @@ from lmech.laws.emergence._product_rule import (
     ProductRuleParams,
     binary_concept_space,
     class_codes,
-    composition_at_levels,
-    delay_fractions,
-    measured_series,
+    read_out,
 )
 from lmech.models import MLPConfig
 from lmech.tasks import concept_distance
@@ -137,9 +135,7 @@ class Compositional(AbstractProductRule):
         with single_thread():  # a tiny MLP: a second thread only adds contention
             concept, whole, classes = concept_accuracies(params, seed, device, progress)
         steps = np.minimum(np.arange(concept.shape[1]) * params.record_every, params.steps)
-        y, se = composition_at_levels(concept, whole, classes, params.levels)
-        d, d_se = delay_fractions(concept, whole, classes, steps, params.delay_levels)
-        return measured_series(params, y, se, d, d_se)
+        return read_out(params, concept, whole, classes, steps)
 
 
 def concept_accuracies(params: CompositionalParams, seed: int, device: str = "cpu",

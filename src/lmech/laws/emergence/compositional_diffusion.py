@@ -78,9 +78,8 @@ from lmech.laws.emergence._product_rule import (
     ProductRuleParams,
     binary_concept_space,
     class_codes,
-    composition_at_levels,
-    delay_fractions,
-    measured_series,
+    read_out,
+    single_concept_curves,
 )
 from lmech.models import MLPConfig
 from lmech.tasks import ConceptSpace, concept_distance
@@ -159,10 +158,7 @@ class CompositionalDiffusion(AbstractProductRule):
                     f"{name} must exceed the single-concept accuracy at the dip, "
                     f"max_m ū_m = {ubar[:, start].max():.3g} at step {steps[start]}, where "
                     f"the rise from the chance floor begins; got {lowest}")
-        concept, whole, steps = concept[:, start:], whole[:, start:], steps[start:]
-        y, se = composition_at_levels(concept, whole, classes, params.levels)
-        d, d_se = delay_fractions(concept, whole, classes, steps, params.delay_levels)
-        return measured_series(params, y, se, d, d_se)
+        return read_out(params, concept[:, start:], whole[:, start:], classes, steps[start:])
 
 
 def linear_betas(diffusion_steps: int) -> np.ndarray:
@@ -321,18 +317,6 @@ def _held_out_accuracies(x: torch.Tensor, space: ConceptSpace, held: torch.Tenso
     right = ((x @ e).view(len(x), len(held), n_samples, -1) > 0.5) == present  # (M, C, S, n)
     whole = (right | ~present).all(-1)  # the concepts c adds to the origin
     return torch.cat([right.double().mean(2), whole.double().mean(2)[..., None]], -1)
-
-
-def single_concept_curves(concept: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """ū_m(t) for m = 2 … n, ``(orders, R)``: the m-th root of the geometric mean over the
-    m-concept classes of ⟨Π_j a_{c,j}⟩, as in `composition_at_levels`."""
-    present = classes.astype(bool)[None, None]  # (1, 1, C, n)
-    product = np.where(present, concept, 1.0).prod(-1).mean(0)  # (R, C) mean over networks
-    size = classes.sum(1)
-    with np.errstate(divide="ignore"):
-        log_p = np.log(product)
-    return np.array([np.exp(log_p[:, size == m].mean(1) / m)
-                     for m in range(2, classes.shape[1] + 1)])
 
 
 def rise_start(ubar: np.ndarray) -> int:
