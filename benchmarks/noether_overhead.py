@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmech.symmetry import NoetherTracker, detect
+from lmech.measure import NoetherTracker, detect
 from lmech.tasks import digits
 
 STEPS = 25  # per block

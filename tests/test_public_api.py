@@ -1,7 +1,9 @@
-"""Every name a package exports in `__all__` resolves, and nothing imports the CLI."""
+"""Every name a package exports in `__all__` resolves, and the packages import one another
+only along DESIGN.md's data flow (nothing imports the CLI; only the CLI imports the tools)."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 from pathlib import Path
@@ -36,3 +38,48 @@ def test_nothing_imports_the_cli() -> None:
     for path in root.rglob("*.py"):
         if path.name != "cli.py":
             assert "lmech.cli" not in path.read_text(), path
+
+
+def _lmech_imports(path: Path) -> set[str]:
+    """The lmech sub-packages a module imports (``lmech.tools.x`` → ``tools``), anywhere in
+    it, including imports inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module] if isinstance(node, ast.ImportFrom) and node.module
+                 else [])
+        found.update(n.split(".")[1] for n in names if n.startswith("lmech."))
+    return found
+
+
+# What each package may import from lmech (DESIGN.md's data flow). `tools` reads runs from
+# the store of `run`; `measure` observes networks and training.
+ALLOWED_IMPORTS = {
+    "measure": {"errors", "theory", "models", "tasks", "ensemble", "measure"},
+    "tools": {"errors", "theory", "models", "tasks", "ensemble", "measure", "run", "tools"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED_IMPORTS))
+def test_package_imports_only_what_it_may(package: str) -> None:
+    root = Path(lmech.__file__).parent / package
+    for path in root.rglob("*.py"):
+        extra = _lmech_imports(path) - ALLOWED_IMPORTS[package]
+        assert not extra, f"{path} imports lmech.{', lmech.'.join(sorted(extra))}"
+
+
+def test_only_the_cli_imports_the_tools() -> None:
+    """The practitioner tools stand apart: no law, runner or observable needs them."""
+    root = Path(lmech.__file__).parent
+    for path in root.rglob("*.py"):
+        if path.name != "cli.py" and root / "tools" not in path.parents:
+            assert "tools" not in _lmech_imports(path), path
+
+
+def test_no_module_changes_plotting_state() -> None:
+    """Figures are `matplotlib.figure.Figure` objects: no module picks a backend or drives
+    pyplot's global figure state."""
+    root = Path(lmech.__file__).parent
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        assert "matplotlib.use(" not in text and "pyplot" not in text, path

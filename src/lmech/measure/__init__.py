@@ -1,4 +1,7 @@
-"""Observables of networks and training: curvature (Hessian spectra, sharpness), …"""
+"""Observables of networks and training: curvature (Hessian spectra, sharpness), loss
+symmetries and their Noether charges (`detect` finds the groups, `gradient_geometry` and
+`hessian_identity` check the identities each implies, `NoetherTracker` records each charge
+and its predicted trajectory in an ordinary PyTorch training loop), …"""
 
 from lmech.measure.hessian import (
     HessianOperator,
@@ -12,15 +15,30 @@ from lmech.measure.hessian import (
     spectral_density,
     top_eigenvalues,
 )
+from lmech.measure.noether import KINDS, Symmetry, noether_charge
+from lmech.measure.noether_tracker import SUPPORTED_OPTIMIZERS, NoetherTracker
+from lmech.measure.symmetry_detect import Detection, Skipped, detect
+from lmech.measure.symmetry_geometry import GeometryCheck, gradient_geometry, hessian_identity
 
 __all__ = [
+    "KINDS",
+    "SUPPORTED_OPTIMIZERS",
+    "Detection",
+    "GeometryCheck",
     "HessianOperator",
+    "NoetherTracker",
     "SharpnessTracker",
+    "Skipped",
     "SpectralDensity",
+    "Symmetry",
     "TraceEstimate",
     "adam_preconditioner",
+    "detect",
+    "gradient_geometry",
+    "hessian_identity",
     "hessian_trace",
     "hessian_vector_product",
+    "noether_charge",
     "preconditioned_sharpness",
     "spectral_density",
     "top_eigenvalues",

@@ -4,7 +4,7 @@ Every network is float64 and initialised from an explicit generator (PyTorch's d
 uniform ±1/√fan_in bounds, drawn from that generator); its BatchNorm ε is 1e-30, below
 float64 resolution of the batch variance, so the normalisation is exactly scale-invariant
 (PyTorch refuses ε = 0; its default 1e-5 breaks the symmetry at the ε/σ² level, which the
-tests of `lmech.symmetry.geometry` show).
+tests of `lmech.measure.symmetry_geometry` show).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmech.symmetry import NoetherTracker, Symmetry, detect
+from lmech.measure import NoetherTracker, Symmetry, detect
 from lmech.tasks import digits
 
 EXACT_EPS = 1e-30

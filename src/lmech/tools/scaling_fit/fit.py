@@ -12,7 +12,7 @@ estimate. A fit whose gradient is not zero at the end, or whose resamples mostly
 raises `FitNotConverged` instead of returning numbers.
 
 Source: Hoffmann et al. 2022 (arXiv:2203.15556) §3.3, App. D.2; Besiroglu et al. 2024
-(arXiv:2404.10102); compute-optimal allocation with C = 6ND: THEORY.md §7.
+(arXiv:2404.10102); compute-optimal allocation with C = 6ND: Hoffmann et al. 2022, eq. (4).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from lmech.errors import LmechError
-from lmech.scaling._lbfgs import minimize_batch
-from lmech.scaling._objective import HUBER_DELTA, log_model, objective, start_grid
-from lmech.scaling.data import load_runs
+from lmech.tools.scaling_fit._lbfgs import minimize_batch
+from lmech.tools.scaling_fit._objective import HUBER_DELTA, log_model, objective, start_grid
+from lmech.tools.scaling_fit.runs import load_runs
 
-__all__ = ["FitNotConverged", "ScalingFit", "fit"]
+__all__ = ["FitNotConverged", "ScalingFit", "check_arguments", "fit"]
 
 _COEFFICIENTS = ("A", "B", "C", "F")
 _EXPONENTS = ("alpha", "beta", "gamma", "zeta")
@@ -45,6 +45,40 @@ def parameter_names(n_sizes: int) -> tuple[str, ...]:
     """Names of θ's entries after transformation: ("A", "alpha", "B", "beta", "E")."""
     names = [n for j in range(n_sizes) for n in (_COEFFICIENTS[j], _EXPONENTS[j])]
     return (*names, "E")
+
+
+def check_arguments(
+    x: Sequence[str], *, n_bootstrap: int, level: float, seed: int, n_starts: int | None,
+    max_iter: int,
+) -> tuple[str, ...]:
+    """`x` as a tuple, once every argument of `fit` other than the data is known to be allowed.
+
+    Raises:
+        LmechError: naming the argument and its allowed values.
+    """
+    x = (x,) if isinstance(x, str) else tuple(x)
+    if not 1 <= len(x) <= 2 or not all(isinstance(c, str) and c for c in x):
+        raise LmechError(f"x must name one or two size columns, got {list(x)}")
+    if not _is_real(level) or not 0 < level < 1:
+        raise LmechError(f"level must be in (0, 1), got {level!r}")
+    for name, value, low in (("n_bootstrap", n_bootstrap, 10), ("max_iter", max_iter, 1)):
+        if not _is_int(value) or value < low:
+            raise LmechError(f"{name} must be an integer >= {low}, got {value!r}")
+    if n_starts is not None and (not _is_int(n_starts) or n_starts < 1):
+        raise LmechError(f"n_starts must be an integer >= 1 (the number of grid points L-BFGS "
+                         f"starts from) or None for the whole grid, got {n_starts!r}")
+    if not _is_int(seed) or seed < 0:
+        raise LmechError(f"seed must be an integer >= 0, got {seed!r}")
+    return x
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool)
 
 
 def _natural(theta: np.ndarray) -> np.ndarray:
@@ -210,13 +244,8 @@ def fit(
         >>> round(r.params["alpha"], 3), round(r.params["E"], 3)
         (0.34, 1.7)
     """
-    x = tuple(x)
-    if not 1 <= len(x) <= 2:
-        raise LmechError(f"x must name one or two size columns, got {list(x)}")
-    if not 0 < level < 1:
-        raise LmechError(f"level must be in (0, 1), got {level}")
-    if n_bootstrap < 10:
-        raise LmechError(f"n_bootstrap must be >= 10, got {n_bootstrap}")
+    x = check_arguments(x, n_bootstrap=n_bootstrap, level=level, seed=seed,
+                        n_starts=n_starts, max_iter=max_iter)
     names = parameter_names(len(x))
     sizes, loss = load_runs(data, x, y, len(names), **store_filter)
     log_x, log_y = np.log(sizes), np.log(loss)

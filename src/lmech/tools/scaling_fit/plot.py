@@ -8,7 +8,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from lmech.errors import LmechError
-from lmech.scaling.extrapolate import Extrapolation
+from lmech.tools.png_path import writable_png
+from lmech.tools.scaling_fit.extrapolate import Extrapolation
 
 __all__ = ["draw_fit"]
 
@@ -18,8 +19,9 @@ def draw_fit(check: Extrapolation, path: str | Path) -> Path:
     predicted vs measured loss for every run. Returns the written path.
 
     Raises:
-        LmechError: the PNG cannot be written there.
+        LmechError: `path` cannot take a PNG (checked first, see `writable_png`).
     """
+    out = writable_png(path)
     result = check.fit
     x0, y = result.x[0], result.y
     fig = Figure(figsize=(10.4, 4.0), layout="constrained")
@@ -51,9 +53,8 @@ def draw_fit(check: Extrapolation, path: str | Path) -> Path:
     right.set(xscale="log", yscale="log", xlabel=f"measured {y}", ylabel=f"predicted {y}",
               title=f"extrapolation: max |error| {100 * check.max_relative_error:.2g} %")
     right.legend(fontsize=7)
-    out = Path(path)
     try:
-        fig.savefig(out, dpi=110)
+        fig.savefig(out, format="png", dpi=110)
     except OSError as err:
         raise LmechError(f"cannot write the figure to {out}: {err.strerror}") from None
     return out

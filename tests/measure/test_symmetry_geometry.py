@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from symmetry_nets import CNN, mlp
+from symmetry_nets import CNN_GROUPS, MLP_GROUPS, cnn, mlp
 
 from lmech.errors import LmechError
-from lmech.symmetry import Symmetry, detect, gradient_geometry, hessian_identity, noether_charge
+from lmech.measure import Symmetry, gradient_geometry, hessian_identity, noether_charge
 
 
 def _batch(generator, shape):
@@ -16,11 +16,14 @@ def _batch(generator, shape):
     return x, torch.randint(0, 4, (shape[0],), generator=generator)
 
 
-@pytest.mark.parametrize("make,shape", [(mlp, (12, 6)), (CNN, (12, 1, 8, 8))])
-def test_hessian_identities_hold(make, shape, generator) -> None:
-    net = make().double()
+@pytest.mark.parametrize("make,groups,shape", [(mlp, MLP_GROUPS, (12, 6)),
+                                               (cnn, CNN_GROUPS, (12, 1, 8, 8))])
+def test_identities_hold(make, groups, shape, generator) -> None:
+    net = make()
     x, y = _batch(generator, shape)
-    for sym in detect(net, x[:2], loss="cross_entropy"):
+    for check in gradient_geometry(net, F.cross_entropy, x, y, groups):
+        assert check.identity == "gradient" and abs(check.residual) < 1e-12, check
+    for sym in groups:
         check = hessian_identity(net, F.cross_entropy, x, y, sym)
         assert check.identity == "hessian" and check.residual < 1e-10, check
 
@@ -40,18 +43,18 @@ def test_wrong_groups_fail(generator) -> None:
 
 def test_default_batchnorm_eps_breaks_scale_symmetry_slightly(generator) -> None:
     """PyTorch's default ε = 1e-5: ⟨g, θ⟩ ≠ 0 at the ε/σ² level, not at rounding level."""
-    net = CNN(eps=1e-5).double()
+    net = cnn(eps=1e-5)
     x, y = _batch(generator, (12, 1, 8, 8))
-    scale = detect(net, x[:2]).of_kind("scale")
+    scale = [s for s in CNN_GROUPS if s.kind == "scale"]
     residuals = [abs(c.residual) for c in gradient_geometry(net, F.cross_entropy, x, y, scale)]
     assert all(1e-9 < r < 1e-2 for r in residuals), residuals
 
 
 def test_checks_leave_running_statistics_alone(generator) -> None:
-    net = CNN().double()
+    net = cnn()
     x, y = _batch(generator, (12, 1, 8, 8))
     before = net.bn1.running_mean.clone()
-    sym = detect(net, x[:2]).of_kind("scale")[0]
+    sym = CNN_GROUPS[1]
     gradient_geometry(net, F.cross_entropy, x, y, [sym])
     hessian_identity(net, F.cross_entropy, x, y, sym)
     assert torch.equal(net.bn1.running_mean, before)

@@ -31,8 +31,8 @@ import torch
 from torch import nn
 
 from lmech.errors import LmechError
-from lmech.symmetry.groups import Symmetry, _signs, resolve
-from lmech.symmetry.records import assemble
+from lmech.measure._noether_records import assemble
+from lmech.measure.noether import Symmetry, resolve
 
 __all__ = ["SUPPORTED_OPTIMIZERS", "NoetherTracker"]
 
@@ -113,7 +113,7 @@ class NoetherTracker:
         pos = {id(p): i for i, p in enumerate(self._tensors)}
         signed = np.zeros((len(self.symmetries_), len(self._tensors)))
         for s, sym in enumerate(self.symmetries_):
-            for sign, p in zip(_signs(sym), resolve(self.model, sym.params), strict=True):
+            for sign, p in zip(sym.signs, resolve(self.model, sym.params), strict=True):
                 signed[s, pos[id(p)]] += sign
         self._groups = sorted(set(group_of))
         self._moment = {gi: (self.optimizer.param_groups[gi]["momentum"],
@@ -197,8 +197,16 @@ class NoetherTracker:
 
     # --- the table --------------------------------------------------------------------
     def records(self) -> pd.DataFrame:
-        """One row per symmetry per recorded step (see :func:`lmech.symmetry.records.assemble`
-        for the columns)."""
+        """One row per symmetry per recorded step k (0, cadence, 2·cadence, … ≤ steps done).
+
+        Columns: ``symmetry`` (label), ``kind``, ``step`` k, ``time`` t = Σ η (1 − d),
+        ``charge`` (measured), ``prediction`` (exact discrete form driven by the measured
+        gradient or momentum norms), ``source_free`` (the same without the η² source: the
+        gradient-flow answer, decayed only by weight decay), ``gradient_residual`` (relative
+        violation of the gradient identity at θ_k), ``angular_update`` (angle θ_k → θ_{k+1},
+        scale groups) and ``equilibrium_angular_update`` (its predicted equilibrium at step
+        k's η, λ, β, d; scale groups).
+        """
         if not hasattr(self, "step_"):
             raise LmechError("the tracker has recorded nothing: use it as a context manager "
                              "around the training loop (`with NoetherTracker(...) as t:`)")

@@ -1,17 +1,47 @@
-"""Small model families for the symmetry tests (float64 so identities show at 1e-12)."""
+"""Small model families for the symmetry tests (float64 so identities show at 1e-12).
+
+Module constructors draw their initial weights from torch's global generator, so every
+network here is built by `seeded`: inside `fork_rng` with a fixed seed, the same on every
+run, and the global state restored afterwards (nothing leaks into other tests).
+
+`MLP_GROUPS` and `CNN_GROUPS` are the symmetries Kunin et al. 2021 (Table 1) give for these
+architectures, written out by hand: the geometry and tracker tests use them directly, and
+the detect tests check that `detect` finds exactly them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmech.measure import Symmetry
+
 EXACT_EPS = 1e-30  # below float64 resolution of σ²: the normalisation is exactly invariant
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def seeded(make: Callable[..., M], *args, **kwargs) -> M:
+    """`make(*args, **kwargs)` with its initial weights drawn from a fixed seed."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return make(*args, **kwargs)
 
 
 def mlp() -> nn.Module:
-    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 7), nn.LeakyReLU(0.1),
-                         nn.Linear(7, 4)).double()
+    return seeded(lambda: nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 7),
+                                        nn.LeakyReLU(0.1), nn.Linear(7, 4)).double())
+
+
+MLP_GROUPS = (
+    Symmetry("translation", ("4.weight", "4.bias")),  # the logits, under cross-entropy
+    Symmetry.rescale(("0.weight", "0.bias"), ("2.weight",)),  # through ReLU
+    Symmetry.rescale(("2.weight", "2.bias"), ("4.weight",)),  # through leaky ReLU
+)
 
 
 class CNN(nn.Module):
@@ -27,6 +57,19 @@ class CNN(nn.Module):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
         x = F.relu(self.bn2(self.conv2(x)))
         return self.fc(x.mean((2, 3)))
+
+
+def cnn(eps: float = EXACT_EPS) -> nn.Module:
+    return seeded(CNN, eps).double()
+
+
+CNN_GROUPS = (
+    Symmetry("translation", ("fc.weight", "fc.bias")),
+    Symmetry("scale", ("conv1.weight", "conv1.bias")),  # feeds BatchNorm
+    Symmetry("scale", ("conv2.weight", "conv2.bias")),
+    Symmetry.rescale(("bn1.weight", "bn1.bias"), ("conv2.weight",)),  # ReLU, max-pool
+    Symmetry.rescale(("bn2.weight", "bn2.bias"), ("fc.weight",)),  # ReLU, the mean
+)
 
 
 class PreNormBlock(nn.Module):
@@ -47,6 +90,10 @@ class PreNormBlock(nn.Module):
         h = h + self.o(torch.softmax(scores, dim=-1) @ self.v(a))
         h = h + self.fc2(F.relu(self.fc1(self.ln2(h))))
         return self.head(self.ln_f(h)).mean(1)  # (B, n_classes)
+
+
+def prenorm_block() -> nn.Module:
+    return seeded(PreNormBlock).double()
 
 
 class NoSymmetry(nn.Module):

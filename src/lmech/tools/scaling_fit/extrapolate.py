@@ -10,10 +10,16 @@ import numpy as np
 import pandas as pd
 
 from lmech.errors import LmechError
-from lmech.scaling.data import load_runs
-from lmech.scaling.fit import ScalingFit, fit, parameter_names
+from lmech.tools.scaling_fit.fit import FitNotConverged, ScalingFit, fit, parameter_names
+from lmech.tools.scaling_fit.runs import load_runs
 
-__all__ = ["Extrapolation", "extrapolate"]
+__all__ = ["AGREEMENT_RESOLUTION", "Extrapolation", "check_holdout", "extrapolate"]
+
+AGREEMENT_RESOLUTION = 1e-9
+"""Relative differences below this are round-off, not disagreement. The fit stops with
+log-loss residuals near 1e-12, so on noise-free data the forecast, its bootstrap interval
+(as narrow) and the measurement differ by ~1e-12: the interval misses an exact forecast's
+measurement by that much unless the comparison allows for it."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,8 @@ class Extrapolation:
         fit: the fit to the rows kept.
         held_out: one row per held-out run: the sizes, ``measured``, ``predicted``,
             ``low``/``high`` (bootstrap interval of the prediction), ``relative_error``
-            = predicted/measured − 1 and ``inside`` (measured within [low, high]).
+            = predicted/measured − 1 and ``inside`` (measured within [low, high], up to
+            `AGREEMENT_RESOLUTION`).
         fitted: the sizes and losses of the rows kept.
     """
 
@@ -35,6 +42,14 @@ class Extrapolation:
     @property
     def max_relative_error(self) -> float:
         return float(np.max(np.abs(self.held_out["relative_error"])))
+
+
+def check_holdout(holdout: float) -> None:
+    """Raises LmechError unless 0 < `holdout` ≤ 0.5 (a fraction of the runs)."""
+    real = isinstance(holdout, int | float | np.integer | np.floating) and not isinstance(
+        holdout, bool)
+    if not real or not 0 < holdout <= 0.5:
+        raise LmechError(f"holdout must be a fraction in (0, 0.5] of the runs, got {holdout!r}")
 
 
 def extrapolate(
@@ -49,22 +64,29 @@ def extrapolate(
     Raises:
         LmechError: `holdout` outside (0, 0.5], or too few rows left to fit.
     """
-    if not 0 < holdout <= 0.5:
-        raise LmechError(f"holdout must be in (0, 0.5], got {holdout}")
+    check_holdout(holdout)
     x = tuple(x)
-    sizes, loss = load_runs(data, x, y, len(parameter_names(len(x))), **{
-        k: fit_options.pop(k) for k in ("law", "panel", "curve") if k in fit_options})
+    store_filter = {k: fit_options.pop(k) for k in ("law", "panel", "curve") if k in fit_options}
+    sizes, loss = load_runs(data, x, y, len(parameter_names(len(x))), **store_filter)
     order = np.argsort(np.log(sizes).sum(axis=1), kind="stable")
     n_out = max(1, int(round(holdout * len(loss))))
     keep, out = order[:-n_out], order[-n_out:]
     frame = pd.DataFrame(sizes, columns=list(x)).assign(**{y: loss})
-    result = fit(frame.iloc[keep].reset_index(drop=True), x, y, **fit_options)
+    try:
+        result = fit(frame.iloc[keep].reset_index(drop=True), x, y, **fit_options)
+    except FitNotConverged:
+        raise
+    except LmechError as err:  # the data suffice for the full fit but not without the largest
+        raise LmechError(f"the extrapolation check fits the {len(keep)} smallest runs and "
+                         f"holds out the {n_out} largest (holdout={holdout:g}); on those "
+                         f"{len(keep)}: {err}") from None
     big = frame.iloc[out].reset_index(drop=True)
     predicted = result.predict(big[list(x)].to_numpy())
     band = result.predict_interval(big[list(x)].to_numpy())
     held = big.assign(
         measured=big[y], predicted=predicted, low=band[:, 0], high=band[:, 1],
         relative_error=predicted / big[y] - 1,
-        inside=(big[y] >= band[:, 0]) & (big[y] <= band[:, 1]),
+        inside=(big[y] >= band[:, 0] * (1 - AGREEMENT_RESOLUTION))
+        & (big[y] <= band[:, 1] * (1 + AGREEMENT_RESOLUTION)),
     )
     return Extrapolation(fit=result, held_out=held, fitted=frame.iloc[keep])

@@ -1,4 +1,4 @@
-"""Symmetry groups of a model's parameters, their Noether charges and gradient identities.
+"""Symmetry groups of a model's parameters and their Noether charges.
 
 A :class:`Symmetry` names the parameters (as in ``model.named_parameters()``) that carry
 one of three loss symmetries (Kunin et al. 2021, Table 1):
@@ -21,7 +21,7 @@ from torch import nn
 
 from lmech.errors import LmechError
 
-__all__ = ["KINDS", "Skipped", "Symmetry", "noether_charge", "resolve"]
+__all__ = ["KINDS", "Symmetry", "noether_charge", "resolve"]
 
 KINDS = ("translation", "scale", "rescale")
 
@@ -65,13 +65,12 @@ class Symmetry:
                    f"{self.outgoing[0].rsplit('.', 1)[0]}"
         return f"{self.kind} {first}"
 
-
-@dataclass(frozen=True)
-class Skipped:
-    """A layer `detect` could not analyse: its parameters are in no group (never guessed)."""
-
-    name: str
-    reason: str
+    @property
+    def signs(self) -> tuple[float, ...]:
+        """+1 per parameter, except −1 for the outgoing side of a rescale (the charge's sign)."""
+        if self.kind != "rescale":
+            return (1.0,) * len(self.params)
+        return (1.0,) * len(self.incoming) + (-1.0,) * len(self.outgoing)
 
 
 def resolve(model: nn.Module, names: Sequence[str]) -> list[torch.nn.Parameter]:
@@ -91,18 +90,12 @@ def resolve(model: nn.Module, names: Sequence[str]) -> list[torch.nn.Parameter]:
     return [table[n] for n in names]
 
 
-def _signs(symmetry: Symmetry) -> list[float]:
-    if symmetry.kind != "rescale":
-        return [1.0] * len(symmetry.params)
-    return [1.0] * len(symmetry.incoming) + [-1.0] * len(symmetry.outgoing)
-
-
 def noether_charge(model: nn.Module, symmetry: Symmetry) -> float:
     """The symmetry's conserved quantity under gradient flow, at the current parameters.
 
     translation: ⟨θ_A, 1⟩; scale: ‖θ_A‖²; rescale: ‖θ_in‖² − ‖θ_out‖².
 
-    Source: Kunin et al. 2021, Table 1 (THEORY.md §2).
+    Source: Kunin et al. 2021 (arXiv:2012.04728), Table 1.
 
     Raises:
         LmechError: a parameter name is not in the model.
@@ -111,31 +104,5 @@ def noether_charge(model: nn.Module, symmetry: Symmetry) -> float:
     with torch.no_grad():
         if symmetry.kind == "translation":
             return float(sum(p.double().sum() for p in params))
-        return float(sum(s * p.double().pow(2).sum() for s, p in zip(_signs(symmetry), params,
-                                                                     strict=True)))
-
-
-def gradient_residual(symmetry: Symmetry, params, grads) -> float:
-    """Relative violation of the symmetry's gradient identity (0 when it holds exactly).
-
-    translation: ⟨g, 1⟩/(‖g‖ √n); scale: ⟨g, θ⟩/(‖g‖ ‖θ‖);
-    rescale: (⟨g_in, θ_in⟩ − ⟨g_out, θ_out⟩)/(‖g_in‖‖θ_in‖ + ‖g_out‖‖θ_out‖).
-    """
-    g = [torch.zeros_like(p) if gr is None else gr for p, gr in zip(params, grads, strict=True)]
-    with torch.no_grad():
-        if symmetry.kind == "translation":
-            total = sum(x.double().sum() for x in g)
-            n = sum(x.numel() for x in g)
-            norm = torch.sqrt(sum(x.double().pow(2).sum() for x in g)) * n**0.5
-            return float(total / norm) if norm > 0 else 0.0
-        dots = [float((x.double() * p.double()).sum()) for x, p in zip(g, params, strict=True)]
-        gn = [float(x.double().pow(2).sum()) for x in g]
-        pn = [float(p.double().pow(2).sum()) for p in params]
-        if symmetry.kind == "scale":
-            den = (sum(gn) * sum(pn)) ** 0.5
-            return sum(dots) / den if den > 0 else 0.0
-        n_in = len(symmetry.incoming)
-        side = [slice(0, n_in), slice(n_in, None)]
-        num = sum(dots[side[0]]) - sum(dots[side[1]])
-        den = sum((sum(gn[s]) * sum(pn[s])) ** 0.5 for s in side)
-        return num / den if den > 0 else 0.0
+        return float(sum(s * p.double().pow(2).sum()
+                         for s, p in zip(symmetry.signs, params, strict=True)))

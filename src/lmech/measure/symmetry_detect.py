@@ -30,12 +30,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
-from torch.fx.passes.shape_prop import ShapeProp
 
 from lmech.errors import LmechError
-from lmech.symmetry.groups import Skipped, Symmetry
+from lmech.measure.noether import Symmetry
 
-__all__ = ["Detection", "detect"]
+__all__ = ["Detection", "Skipped", "detect"]
 
 _AFFINE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _NORMS = tuple(
@@ -64,6 +63,14 @@ _SOFTMAX = (nn.Softmax, nn.LogSoftmax)
 _SOFTMAX_FUNCS = {F.softmax, F.log_softmax, torch.softmax, torch.log_softmax}
 _SOFTMAX_METHODS = {"softmax", "log_softmax"}
 LOSSES = ("cross_entropy",)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A layer `detect` could not analyse: its parameters are in no group (never guessed)."""
+
+    name: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -101,7 +108,7 @@ def detect(model: nn.Module, example_input, *, loss: str | None = None) -> Detec
 
     Args:
         model: any ``nn.Module`` that ``torch.fx`` can trace (no Python control flow on
-            tensor values). It is not modified (a copy is traced and run once).
+            tensor values). It is not modified (a copy is run and traced).
         example_input: a tensor (or tuple of tensors) of the shape the model takes.
         loss: ``"cross_entropy"`` if the model's output is logits fed to softmax
             cross-entropy (then its last layer carries the translation symmetry); None to
@@ -124,17 +131,48 @@ def detect(model: nn.Module, example_input, *, loss: str | None = None) -> Detec
         raise LmechError(f"unknown loss {loss!r}; allowed: None, {', '.join(LOSSES)}")
     if not isinstance(model, nn.Module):
         raise LmechError(f"detect needs a torch.nn.Module, got {type(model).__name__}")
-    gm = _trace(copy.deepcopy(model))
+    copied = copy.deepcopy(model)
     inputs = example_input if isinstance(example_input, tuple) else (example_input,)
+    _check_input_fits(copied, inputs)
+    gm = _trace(copied)
     try:
         with torch.no_grad():
-            ShapeProp(gm).propagate(*inputs)
-    except Exception as err:  # any failure here is the input not fitting the model
+            _ShapeRecorder(gm).run(*inputs)
+    except Exception as err:  # the module ran, its traced graph did not: fx lost something
+        raise LmechError(f"the torch.fx trace of {type(model).__name__} does not run on the "
+                         f"example input although the module does: "
+                         f"{_first_line(err)}") from None
+    return _Analysis(gm, loss).run()
+
+
+def _check_input_fits(model: nn.Module, inputs: tuple) -> None:
+    """Run the plain module once: its own error, in one line, says why the input does not fit.
+
+    (Running the traced graph instead would bury that line under torch.fx's node dump.)
+    """
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    except Exception as err:  # whatever the model raises, the input does not fit it
         shapes = ", ".join(str(tuple(x.shape)) if torch.is_tensor(x) else type(x).__name__
                            for x in inputs)
         raise LmechError(f"example input of shape {shapes} does not fit "
-                         f"{type(model).__name__}: {err}") from None
-    return _Analysis(gm, loss).run()
+                         f"{type(model).__name__}: {_first_line(err)}") from None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+class _ShapeRecorder(fx.Interpreter):
+    """Runs the graph once and keeps each tensor-valued node's output shape in its meta."""
+
+    def run_node(self, n: fx.Node):
+        result = super().run_node(n)
+        if torch.is_tensor(result):
+            n.meta["shape"] = tuple(result.shape)
+        return result
 
 
 def _trace(model: nn.Module) -> fx.GraphModule:
@@ -259,7 +297,7 @@ class _Analysis:
             return None
         if not isinstance(src, fx.Node) or not self._is_affine(src) or len(src.users) != 1:
             return None
-        shape = src.meta.get("tensor_meta").shape if "tensor_meta" in src.meta else None
+        shape = src.meta.get("shape")
         if shape is None or dim is None:
             return None
         feature = len(shape) - 1 if isinstance(self._module(src), nn.Linear) else 1

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from lmech.scaling.extrapolate import Extrapolation, extrapolate
-from lmech.scaling.fit import ScalingFit, fit
-from lmech.scaling.plot import draw_fit
+from lmech.tools.png_path import writable_png
+from lmech.tools.scaling_fit.extrapolate import Extrapolation, check_holdout, extrapolate
+from lmech.tools.scaling_fit.fit import ScalingFit, check_arguments, fit, parameter_names
+from lmech.tools.scaling_fit.plot import draw_fit
+from lmech.tools.scaling_fit.runs import load_runs
 
 __all__ = ["FitReport", "fit_report"]
 
@@ -42,7 +44,7 @@ class FitReport:
             sizes = ", ".join(f"{x}={row[x]:.4g}" for x in r.x)
             out.append(f"  {sizes}: measured {row['measured']:.5g}, predicted "
                        f"{row['predicted']:.5g} [{row['low']:.5g}, {row['high']:.5g}], "
-                       f"error {100 * row['relative_error']:+.2f} %"
+                       f"error {_percent(row['relative_error'])}"
                        f"{'' if row['inside'] else '  (outside the interval)'}")
         if len(r.x) == 2:
             c = [1e18, 1e21, 1e24]
@@ -57,10 +59,39 @@ class FitReport:
 
 def fit_report(
     data: pd.DataFrame | str | Path, x: Sequence[str], y: str, *, png: str | Path | None,
-    holdout: float = 0.2, **options,
+    holdout: float = 0.2, n_bootstrap: int = 200, level: float = 0.95, seed: int = 0,
+    n_starts: int | None = None, max_iter: int = 2000, **store_filter: str | None,
 ) -> FitReport:
-    """Fit every run, fit the small runs and forecast the large ones, draw both to `png`."""
-    full = fit(data, x, y, **options)
-    check = extrapolate(data, x, y, holdout=holdout, **options)
-    figure = draw_fit(check, png) if png is not None else None
+    """Fit every run, fit the small runs and forecast the large ones, draw both to `png`.
+
+    Every argument, the PNG path and the data are checked before the fits start (they
+    take tens of seconds with the full start grid), so a mistake costs nothing.
+
+    Args:
+        data, x, y, store_filter: as for :func:`lmech.tools.scaling_fit.fit`.
+        png: a ``.png`` path to draw to (None: no figure).
+        holdout: fraction in (0, 0.5] of the runs, the largest, held out for the forecast.
+        n_bootstrap, level, seed, n_starts, max_iter: as for `fit`.
+
+    Raises:
+        LmechError: a bad argument, an unwritable `png`, or data that cannot be fitted,
+            each named; `FitNotConverged` if a fit does not converge.
+    """
+    options = dict(n_bootstrap=n_bootstrap, level=level, seed=seed, n_starts=n_starts,
+                   max_iter=max_iter)
+    x = check_arguments(x, **options)
+    check_holdout(holdout)
+    figure = writable_png(png) if png is not None else None
+    sizes, loss = load_runs(data, x, y, len(parameter_names(len(x))), **store_filter)
+    runs = pd.DataFrame(sizes, columns=list(x)).assign(**{y: loss})
+    full = fit(runs, x, y, **options)
+    check = extrapolate(runs, x, y, holdout=holdout, **options)
+    if figure is not None:
+        figure = draw_fit(check, figure)
     return FitReport(fit=full, check=check, figure=figure)
+
+
+def _percent(fraction: float) -> str:
+    """A signed percentage to two decimals, with no sign on a value that rounds to zero."""
+    value = round(100 * fraction, 2)
+    return "0.00 %" if value == 0 else f"{value:+.2f} %"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lmech.symmetry.groups import Symmetry, _signs, gradient_residual, resolve
+from lmech.measure.noether import Symmetry, resolve
 
 __all__ = ["GeometryCheck", "gradient_geometry", "hessian_identity"]
 
@@ -65,7 +65,7 @@ def gradient_geometry(
     Args:
         model: the network (its mode — train/eval — is used as it is).
         loss_fn: ``loss_fn(model(inputs), targets)`` → scalar loss.
-        symmetries: groups, e.g. from :func:`lmech.symmetry.detect`.
+        symmetries: groups, e.g. from :func:`lmech.measure.detect`.
 
     Raises:
         LmechError: a symmetry names a parameter the model does not have.
@@ -80,7 +80,7 @@ def gradient_geometry(
     for sym, params in zip(symmetries, groups, strict=True):
         g = grads[i:i + len(params)]
         i += len(params)
-        out.append(GeometryCheck(sym, "gradient", gradient_residual(sym, params, g)))
+        out.append(GeometryCheck(sym, "gradient", _gradient_residual(sym, params, g)))
     return out
 
 
@@ -99,7 +99,7 @@ def hessian_identity(
     group = resolve(model, symmetry.params)
     params = [p for p in model.parameters() if p.requires_grad]
     in_group = {id(p): i for i, p in enumerate(group)}
-    signs = _signs(symmetry)
+    signs = symmetry.signs
     v = []
     for p in params:
         if id(p) not in in_group:
@@ -137,3 +137,29 @@ def _alternating(x: torch.Tensor) -> torch.Tensor:
     """±1 by flat index parity: a direction of the same support with no symmetry."""
     signs = 1.0 - 2.0 * (torch.arange(x.numel(), device=x.device) % 2)
     return signs.reshape(x.shape).to(x.dtype)
+
+
+def _gradient_residual(symmetry: Symmetry, params, grads) -> float:
+    """Relative violation of the symmetry's gradient identity (0 when it holds exactly).
+
+    translation: ⟨g, 1⟩/(‖g‖ √n); scale: ⟨g, θ⟩/(‖g‖ ‖θ‖);
+    rescale: (⟨g_in, θ_in⟩ − ⟨g_out, θ_out⟩)/(‖g_in‖‖θ_in‖ + ‖g_out‖‖θ_out‖).
+    """
+    g = [torch.zeros_like(p) if gr is None else gr for p, gr in zip(params, grads, strict=True)]
+    with torch.no_grad():
+        if symmetry.kind == "translation":
+            total = sum(x.double().sum() for x in g)
+            n = sum(x.numel() for x in g)
+            norm = torch.sqrt(sum(x.double().pow(2).sum() for x in g)) * n**0.5
+            return float(total / norm) if norm > 0 else 0.0
+        dots = [float((x.double() * p.double()).sum()) for x, p in zip(g, params, strict=True)]
+        gn = [float(x.double().pow(2).sum()) for x in g]
+        pn = [float(p.double().pow(2).sum()) for p in params]
+        if symmetry.kind == "scale":
+            den = (sum(gn) * sum(pn)) ** 0.5
+            return sum(dots) / den if den > 0 else 0.0
+        n_in = len(symmetry.incoming)
+        side = [slice(0, n_in), slice(n_in, None)]
+        num = sum(dots[side[0]]) - sum(dots[side[1]])
+        den = sum((sum(gn[s]) * sum(pn[s])) ** 0.5 for s in side)
+        return num / den if den > 0 else 0.0

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from symmetry_nets import CNN, mlp
+from symmetry_nets import cnn, mlp
 
 from lmech.errors import LmechError
-from lmech.symmetry import NoetherTracker, Symmetry, detect, noether_charge
+from lmech.measure import NoetherTracker, Symmetry, detect, noether_charge
 
 
 def _train(net, opt, symmetries, generator, steps=12, cadence=1, shape=(16, 1, 8, 8),
@@ -38,7 +38,7 @@ def _train(net, opt, symmetries, generator, steps=12, cadence=1, shape=(16, 1, 8
 def test_predictions_are_exact_on_a_cnn(opt_kw, generator) -> None:
     """Oracle: charges by hand each step; every prediction matches to float64 rounding,
     and the source-free answer (the foil of the laws) does not."""
-    net = CNN().double()
+    net = cnn()
     syms = detect(net, torch.zeros(2, 1, 8, 8, dtype=torch.float64), loss="cross_entropy")
     tracker, by_hand = _train(net, torch.optim.SGD(net.parameters(), **opt_kw), list(syms),
                               generator, brute=True)
@@ -55,7 +55,7 @@ def test_predictions_are_exact_on_a_cnn(opt_kw, generator) -> None:
 
 
 def test_angles_match_brute_force(generator) -> None:
-    net = CNN().double()
+    net = cnn()
     syms = detect(net, torch.zeros(2, 1, 8, 8, dtype=torch.float64)).of_kind("scale")
     opt = torch.optim.SGD(net.parameters(), lr=0.2, momentum=0.5, weight_decay=0.05)
     tracker, by_hand = _train(net, opt, syms, generator, brute=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lmech.symmetry.groups import Symmetry
+from lmech.measure.noether import Symmetry
 from lmech.theory.noether import (
     equilibrium_angular_update,
     quadratic_charge_momentum,
@@ -38,16 +38,7 @@ def _spread(values: list[torch.Tensor], index: list[int], n: int) -> np.ndarray:
 
 def assemble(symmetries: Sequence[Symmetry], layout: dict, log: dict, steps_done: int,
              cadence: int) -> pd.DataFrame:
-    """One row per symmetry per recorded step k (0, cadence, 2·cadence, … ≤ steps done).
-
-    Columns: ``symmetry`` (label), ``kind``, ``step`` k, ``time`` t = Σ η (1 − d),
-    ``charge`` (measured), ``prediction`` (exact discrete form driven by the measured
-    gradient or momentum norms), ``source_free`` (the same without the η² source: the
-    gradient-flow answer, decayed only by weight decay), ``gradient_residual`` (relative
-    violation of the gradient identity at θ_k), ``angular_update`` (angle θ_k → θ_{k+1},
-    scale groups) and ``equilibrium_angular_update`` (its predicted equilibrium at step
-    k's η, λ, β, d; scale groups).
-    """
+    """The table of `NoetherTracker.records` (its docstring lists the columns)."""
     n = len(layout["numel"])
     data = {
         "hyper": np.array(log["hyper"], dtype=np.float64).reshape(

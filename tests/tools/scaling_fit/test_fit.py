@@ -1,4 +1,4 @@
-"""lmech.scaling.fit: exact recovery, interval coverage at the nominal rate, bad input."""
+"""lmech.tools.scaling_fit.fit: exact recovery, interval coverage at the nominal rate, bad input."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from scipy import stats
 from scipy.optimize import check_grad
 
 from lmech.errors import LmechError
-from lmech.scaling import FitNotConverged, extrapolate, fit
-from lmech.scaling._objective import huber, objective, start_grid
+from lmech.tools.scaling_fit import FitNotConverged, extrapolate, fit
+from lmech.tools.scaling_fit._objective import huber, objective, start_grid
 
 TRUE = dict(A=406.4, alpha=0.34, B=410.7, beta=0.28, E=1.69)  # Hoffmann et al.'s fit
 
@@ -102,10 +102,44 @@ def test_extrapolation_reports_the_held_out_error() -> None:
     (lambda f: f.assign(loss=f.loss.where(f.index != 5, -1.0)), "column 'loss', row 5"),
     (lambda f: f.assign(N=f.N.astype(object).where(f.index != 2, "big")), "column 'N', row 2"),
     (lambda f: f.head(5), "5 points cannot fit a model with 5 parameters"),
+    (lambda f: f.assign(loss=2.5), "column 'loss' is 2.5 in every row: a constant loss"),
+    (lambda f: f.assign(N=1e7, D=1e9), r"all 48 rows are at one size \(N=1e\+07, D=1e\+09\)"),
+    (lambda f: f[f.N.isin(f.N.unique()[:2])], "column 'N' takes only 2 distinct values"),
+    (lambda f: f[f.D.isin(f.D.unique()[:1])], "column 'D' takes only 1 distinct values"),
+    (lambda f: pd.concat([_diagonal(f)] * 4, ignore_index=True),
+     r"only 5 distinct \(N, D\) points among 20 rows"),
 ])
 def test_bad_data_names_the_column_or_row(change, fragment) -> None:
+    """Data that cannot determine the law are refused with the reason, before any
+    optimisation (so no nan and no RuntimeWarning, which pytest would turn into errors)."""
     with pytest.raises(LmechError, match=fragment):
         fit(change(_runs(0.01, 0)), n_bootstrap=10)
+
+
+def _diagonal(runs: pd.DataFrame) -> pd.DataFrame:
+    """Five runs whose N and D both take 3+ values, but only 5 distinct (N, D) points."""
+    n, d = np.sort(runs.N.unique()), np.sort(runs.D.unique())
+    pairs = [(n[0], d[0]), (n[1], d[1]), (n[2], d[2]), (n[0], d[1]), (n[1], d[2])]
+    return pd.concat([runs[(runs.N == a) & (runs.D == b)] for a, b in pairs])
+
+
+def test_one_size_fit_needs_more_distinct_sizes_than_parameters() -> None:
+    runs = _runs(0.0, 0).drop(columns="D").drop_duplicates("N")  # 8 distinct N
+    three = pd.concat([runs.head(3)] * 3, ignore_index=True)
+    with pytest.raises(LmechError, match=r"only 3 distinct \(N\) points among 9 rows"):
+        fit(three, x=["N"], n_bootstrap=10)
+
+
+def test_extrapolation_says_when_the_small_runs_are_not_enough() -> None:
+    """Enough runs for the full fit, but the two held out are the only ones at N = 1e9."""
+    sizes = [(n, d) for n in (1e6, 1e7) for d in (1e8, 1e9, 1e10, 1e11)]
+    sizes += [(1e9, 1e10), (1e9, 1e11)]
+    n, d = np.array(sizes).T
+    runs = pd.DataFrame(dict(N=n, D=d, loss=1.7 + 400 / n**0.34 + 400 / d**0.28))
+    with pytest.raises(LmechError, match=r"the extrapolation check fits the 8 smallest runs "
+                                         r"and holds out the 2 largest \(holdout=0.2\); on "
+                                         r"those 8: column 'N' takes only 2 distinct"):
+        extrapolate(runs, holdout=0.2, n_starts=8, n_bootstrap=10)
 
 
 def test_a_fit_that_does_not_converge_returns_no_numbers() -> None:
@@ -113,9 +147,31 @@ def test_a_fit_that_does_not_converge_returns_no_numbers() -> None:
         fit(_runs(0.01, 0), n_starts=4, max_iter=2, n_bootstrap=10)
 
 
-def test_bad_arguments(tmp_path) -> None:
-    with pytest.raises(LmechError, match="one or two size columns"):
-        fit(_runs(0.01, 0), x=["N", "D", "loss"])
+@pytest.mark.parametrize("options, fragment", [
+    (dict(x=["N", "D", "loss"]), "one or two size columns"),
+    (dict(x=[]), "one or two size columns"),
+    (dict(n_starts=0), "n_starts must be an integer >= 1"),
+    (dict(n_starts=2.5), "n_starts must be an integer >= 1"),
+    (dict(n_bootstrap=9), "n_bootstrap must be an integer >= 10, got 9"),
+    (dict(level=1.0), r"level must be in \(0, 1\), got 1.0"),
+    (dict(level="high"), r"level must be in \(0, 1\)"),
+    (dict(max_iter=0), "max_iter must be an integer >= 1"),
+    (dict(seed=-2), "seed must be an integer >= 0"),
+    (dict(law="x"), "law='x' selects points in an lmech store, but the data given is a "
+                    "DataFrame"),
+])
+def test_bad_arguments(options, fragment) -> None:
+    with pytest.raises(LmechError, match=fragment):
+        fit(_runs(0.01, 0), **{"n_bootstrap": 10, **options})
+
+
+@pytest.mark.parametrize("holdout", [0, 0.0, -0.1, 0.51, 1.5, "half", True])
+def test_bad_holdout(holdout) -> None:
+    with pytest.raises(LmechError, match=r"holdout must be a fraction in \(0, 0.5\]"):
+        extrapolate(_runs(0.01, 0), holdout=holdout, n_bootstrap=10)
+
+
+def test_bad_files(tmp_path) -> None:
     with pytest.raises(LmechError, match="no such file"):
         fit(tmp_path / "missing.csv")
     (tmp_path / "runs.txt").write_text("N,D,loss\n")

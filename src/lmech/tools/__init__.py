@@ -1,0 +1,30 @@
+"""What the theory buys a practitioner, on their own networks and runs.
+
+- `critical_` initialises a user's MLP at the critical point of its activation;
+  `critical_summary` and `plot_flows` are what `lmech critical` prints and draws
+  (`lmech.tools.critical_init`).
+- `lmech.tools.scaling_fit`: Chinchilla-style scaling-law fits with bootstrap intervals,
+  an extrapolation check and compute-optimal allocation (`lmech scaling fit`).
+- `detect` finds the parameter groups of any ``nn.Module`` that carry a scale,
+  translation or rescale symmetry. It lives in `lmech.measure` beside the Noether
+  charges it defines (the symmetry laws use it too) and is re-exported here.
+- `writable_png` checks an output path before the work that draws to it.
+
+The tools build on `lmech.theory`, `lmech.models`, `lmech.ensemble`, `lmech.measure` and
+the store of `lmech.run`; nothing else in lmech but the CLI imports them.
+"""
+
+from lmech.measure.symmetry_detect import Detection, Skipped, detect
+from lmech.tools.critical_init import critical_, critical_summary, plot_flows, theory_activation
+from lmech.tools.png_path import writable_png
+
+__all__ = [
+    "Detection",
+    "Skipped",
+    "critical_",
+    "critical_summary",
+    "detect",
+    "plot_flows",
+    "theory_activation",
+    "writable_png",
+]
