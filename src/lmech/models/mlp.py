@@ -69,7 +69,8 @@ def deep_linear(n_in: int, width: int, depth: int, n_out: int) -> MLPConfig:
 
 
 class MLP(nn.Module):
-    """The network of an `MLPConfig`; parameters ``layers.{k}.weight`` ``(n_{k+1}, n_k)``.
+    """The network of an `MLPConfig`; parameters ``layers.{k}.weight`` ``(n_{k+1}, n_k)``,
+    its activation object ``activation`` and σ on tensors ``sigma``.
 
     Example:
         >>> net = MLP(MLPConfig(n_in=3, width=8, depth=2))
@@ -84,7 +85,8 @@ class MLP(nn.Module):
         self.layers = nn.ModuleList(
             nn.Linear(a, b, bias=config.bias) for a, b in zip(w[:-1], w[1:], strict=True)
         )
-        self.sigma = get_activation(config.activation).torch
+        self.activation = get_activation(config.activation)
+        self.sigma = self.activation.torch
 
     @property
     def input_shape(self) -> tuple[int, ...]:

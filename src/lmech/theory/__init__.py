@@ -3,7 +3,14 @@
 Imports nothing from the rest of lmech except its error type.
 """
 
-from lmech.theory.activations import ACTIVATIONS, Activation, get_activation
+from lmech.theory.activations import (
+    ACTIVATIONS,
+    Activation,
+    FastForm,
+    GaussianForms,
+    get_activation,
+    scale_invariant_forms,
+)
 from lmech.theory.criticality import (
     CriticalPoint,
     FixedPoint,
@@ -91,6 +98,9 @@ __all__ = [
     "quanta_parameter_exponent",
     "ACTIVATIONS",
     "Activation",
+    "FastForm",
+    "GaussianForms",
+    "scale_invariant_forms",
     "CriticalPoint",
     "FixedPoint",
     "chi_parallel",

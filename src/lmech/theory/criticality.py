@@ -1,6 +1,6 @@
 """Susceptibilities, fixed points, depth scales and the critical point of a deep MLP.
 
-Single-input kernel map f(K) = C_b + C_W <σ²>_K (THEORY.md §1, PDLT ch. 5):
+Single-input kernel map f(K) = C_b + C_W <σ²>_K (PDLT ch. 5):
 
     χ∥(K) ≡ f'(K) = (C_W/2K²) <σ²(z)(z² − K)>_K = C_W <σ'² + σσ''>_K     (PDLT eq. 5.10)
     χ⊥(K) ≡ C_W <σ'(z)²>_K                                               (PDLT eq. 5.50)
@@ -17,7 +17,7 @@ Criticality is χ∥(K*) = χ⊥(K*) = 1, found class by class:
   f''(K*) ≠ 0, so f(K) − K has one sign on both sides: the point is half-stable.
 
 Source: Roberts, Yaida & Hanin, *The Principles of Deep Learning Theory* (arXiv:2106.10165),
-§5.1–5.4; THEORY.md §1b–1c.
+§5.1–5.4.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from lmech.errors import LmechError
 from lmech.theory.activations import get_activation
 from lmech.theory.gaussian import (
     derivative_square_expectation,
-    gaussian_expectation,
     sigma_derivative,
     sigma_power_expectation,
+    sigma_square_slope,
 )
 from lmech.theory.kernels import check_network
 
@@ -56,19 +56,10 @@ def chi_parallel(activation, K, C_W: float) -> np.ndarray:
         >>> float(chi_parallel("relu", 0.37, 2.0))
         1.0
     """
-    act = get_activation(activation)
     K = np.asarray(K, dtype=np.float64)
     if np.any(K <= 0):
         raise LmechError(f"K must be > 0, got {K}")
-    if act.slopes is not None:
-        return np.full(K.shape, C_W * (act.slopes[0] ** 2 + act.slopes[1] ** 2) / 2)
-    if act.name == "erf":  # d/dK (2/π) arcsin(2K/(1+2K))
-        return C_W * 4 / math.pi / ((1 + 2 * K) * np.sqrt(1 + 4 * K))
-    f = act.numpy
-    flat = K.reshape(-1)
-    vals = [gaussian_expectation(lambda z, k=k: f(z) ** 2 * (z * z - k), k) / (2 * k * k)
-            for k in flat]
-    return C_W * np.asarray(vals, dtype=np.float64).reshape(K.shape)
+    return C_W * sigma_square_slope(get_activation(activation), K)
 
 
 def chi_perp(activation, K, C_W: float) -> np.ndarray:
@@ -221,11 +212,8 @@ def _none(name: str, why: str) -> CriticalPoint:
 
 
 def _nonzero_critical_point(act) -> CriticalPoint:
-    f = act.numpy
-
     def mismatch(k: float) -> float:  # χ∥ − χ⊥ at the C_W that makes χ⊥ = 1, divided by C_W
-        par = gaussian_expectation(lambda z: f(z) ** 2 * (z * z - k), k) / (2 * k * k)
-        return float(par - derivative_square_expectation(act, k))
+        return float(sigma_square_slope(act, k) - derivative_square_expectation(act, k))
 
     grid = np.geomspace(1e-3, 1e3, 121)
     vals = np.array([mismatch(k) for k in grid])

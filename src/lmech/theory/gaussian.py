@@ -1,23 +1,16 @@
 """Gaussian expectations of elementwise activations, in one and two dimensions.
 
-Notation (THEORY.md §1): <f>_K = E f(z), z ~ N(0, K); for a pair, (u, v) ~ N(0, [[K11, K12],
-[K12, K22]]). Closed forms where they exist:
+Notation: <f>_K = E f(z), z ~ N(0, K); for a pair, (u, v) ~ N(0, [[K11, K12], [K12, K22]]).
+An activation's own closed forms (`Activation.gaussian`: arc-cosine kernels for the
+scale-invariant σ, the arcsine kernel for erf) are used where it has them; everything else
+is computed by quadrature.
 
-- scale-invariant σ(z) = a₊z (z > 0), a₋z (z < 0), through the arc-cosine kernel
-  J(K12) = √(K11K22)/(2π)·[sin θ + (π − θ) cos θ], cos θ = K12/√(K11K22):
-  <σ(u)σ(v)> = (a₊² + a₋²) J(K12) − 2a₊a₋ J(−K12),
-  <σ'(u)σ'(v)> = (a₊² + a₋²)(π − θ)/(2π) + 2a₊a₋ θ/(2π),
-  <σ²>_K = A₂K, <σ⁴>_K = 3A₄K², A_k = (a₊^k + a₋^k)/2
-  (Cho & Saul 2009, arc-cosine kernels; PDLT §5.2);
-- erf: <erf(u)erf(v)> = (2/π) arcsin(2K12/√((1+2K11)(1+2K22))),
-  <erf'(u)erf'(v)> = (4/π)/√((1+2K11)(1+2K22) − 4K12²) (Williams 1997).
-
-Everything else by quadrature in the whitened coordinates u = √K11 x,
-v = √K22(ρx + √(1−ρ²) y): a composite Gauss–Legendre rule on [−L, L] whose panels are at
-most 2 wide in x and in z = √K x, so the rule resolves both the Gaussian and the
-activation's own scale. For activations analytic in a strip (tanh, GELU, …) this is
-accurate to ~1e-13 (tested against adaptive quadrature); for a kink it converges only
-algebraically, which is why the kinked activations have closed forms.
+Quadrature works in the whitened coordinates u = √K11 x, v = √K22(ρx + √(1−ρ²) y): a
+composite Gauss–Legendre rule on [−L, L] whose panels are at most 2 wide in x and in
+z = √K x, so the rule resolves both the Gaussian and the activation's own scale. For
+activations analytic in a strip (tanh, GELU, …) this is accurate to ~1e-13 (tested against
+adaptive quadrature); for a kink it converges only algebraically, which is why the kinked
+activations carry closed forms.
 """
 
 from __future__ import annotations
@@ -137,22 +130,9 @@ def sigma_derivative(activation) -> Callable[[np.ndarray], np.ndarray]:
         return by_differences
 
 
-def _arccos_terms(K11, K12, K22):
-    norm = np.sqrt(K11 * K22)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cos = np.clip(np.where(norm > 0, K12 / norm, 1.0), -1.0, 1.0)
-    theta = np.arccos(cos)
-    return norm, cos, theta
-
-
-def _j(norm, cos, theta):
-    return norm / (2 * math.pi) * (np.sqrt(1.0 - cos * cos) + (math.pi - theta) * cos)
-
-
 def sigma_sigma_expectation(activation, K11, K12, K22) -> np.ndarray:
-    """<σ(u)σ(v)> over the 2×2 Gaussian with entries K11, K12, K22 (arrays broadcast).
-
-    Closed forms for scale-invariant activations (arc-cosine) and erf; quadrature otherwise.
+    """<σ(u)σ(v)> over the 2×2 Gaussian with entries K11, K12, K22 (arrays broadcast):
+    the activation's closed form, else quadrature.
 
     Example:
         >>> round(float(sigma_sigma_expectation("relu", 1.0, 1.0, 1.0)), 15)
@@ -160,21 +140,15 @@ def sigma_sigma_expectation(activation, K11, K12, K22) -> np.ndarray:
     """
     act = get_activation(activation)
     K11, K12, K22 = (np.asarray(k, dtype=np.float64) for k in (K11, K12, K22))
-    if act.slopes is not None:
-        ap, am = act.slopes
-        norm, cos, theta = _arccos_terms(K11, K12, K22)
-        # J(−K12): θ → π − θ, cos → −cos
-        return (ap**2 + am**2) * _j(norm, cos, theta) - 2 * ap * am * _j(norm, -cos,
-                                                                          math.pi - theta)
-    if act.name == "erf":
-        arg = 2 * K12 / np.sqrt((1 + 2 * K11) * (1 + 2 * K22))
-        return 2 / math.pi * np.arcsin(np.clip(arg, -1.0, 1.0))
+    if act.gaussian.sigma_sigma is not None:
+        return act.gaussian.sigma_sigma(K11, K12, K22)
     f = act.numpy
     return gaussian_expectation_2d(lambda u, v: f(u) * f(v), K11, K12, K22)
 
 
 def dsigma_dsigma_expectation(activation, K11, K12, K22) -> np.ndarray:
-    """<σ'(u)σ'(v)> over the 2×2 Gaussian with entries K11, K12, K22 (arrays broadcast).
+    """<σ'(u)σ'(v)> over the 2×2 Gaussian with entries K11, K12, K22 (arrays broadcast):
+    the activation's closed form, else quadrature.
 
     Example:
         >>> round(float(dsigma_dsigma_expectation("relu", 1.0, 0.0, 1.0)), 15)
@@ -182,36 +156,38 @@ def dsigma_dsigma_expectation(activation, K11, K12, K22) -> np.ndarray:
     """
     act = get_activation(activation)
     K11, K12, K22 = (np.asarray(k, dtype=np.float64) for k in (K11, K12, K22))
-    if act.slopes is not None:
-        ap, am = act.slopes
-        _, _, theta = _arccos_terms(K11, K12, K22)
-        return ((ap**2 + am**2) * (math.pi - theta) + 2 * ap * am * theta) / (2 * math.pi)
-    if act.name == "erf":
-        return 4 / math.pi / np.sqrt((1 + 2 * K11) * (1 + 2 * K22) - 4 * K12 * K12)
+    if act.gaussian.dsigma_dsigma is not None:
+        return act.gaussian.dsigma_dsigma(K11, K12, K22)
     d = sigma_derivative(act)
     return gaussian_expectation_2d(lambda u, v: d(u) * d(v), K11, K12, K22)
 
 
 def sigma_power_expectation(activation: Activation, K, power: int) -> np.ndarray:
-    """<σ^power>_K for power 2 or 4 (closed forms for scale-invariant σ and erf², else
-    quadrature)."""
+    """<σ^power>_K: the activation's closed form for power 2 or 4, else quadrature."""
     K = np.asarray(K, dtype=np.float64)
-    if activation.slopes is not None:
-        ap, am = activation.slopes
-        a = (ap**power + am**power) / 2
-        return a * K if power == 2 else 3 * a * K * K
-    if activation.name == "erf" and power == 2:
-        return 2 / math.pi * np.arcsin(2 * K / (1 + 2 * K))
+    closed = {2: activation.gaussian.sigma2, 4: activation.gaussian.sigma4}.get(power)
+    if closed is not None:
+        return closed(K)
     f = activation.numpy
     return gaussian_expectation(lambda z: f(z) ** power, K)
 
 
 def derivative_square_expectation(activation: Activation, K) -> np.ndarray:
-    """<σ'(z)²>_K (closed forms for scale-invariant σ and erf, else 1-D quadrature)."""
+    """<σ'(z)²>_K: the activation's closed form, else quadrature."""
     K = np.asarray(K, dtype=np.float64)
-    if activation.slopes is not None:
-        return np.full(K.shape, (activation.slopes[0] ** 2 + activation.slopes[1] ** 2) / 2)
-    if activation.name == "erf":
-        return 4 / math.pi / np.sqrt(1 + 4 * K)
+    if activation.gaussian.dsigma2 is not None:
+        return activation.gaussian.dsigma2(K)
     d = sigma_derivative(activation)
     return gaussian_expectation(lambda z: d(z) ** 2, K)
+
+
+def sigma_square_slope(activation: Activation, K) -> np.ndarray:
+    """d<σ²>_K/dK = <σ²(z)(z² − K)>_K/(2K²) for K > 0: the activation's closed form, else
+    quadrature of the score-function form (PDLT, arXiv:2106.10165, eq. 5.10)."""
+    K = np.asarray(K, dtype=np.float64)
+    if activation.gaussian.sigma2_dK is not None:
+        return activation.gaussian.sigma2_dK(K)
+    f = activation.numpy
+    vals = [gaussian_expectation(lambda z, k=k: f(z) ** 2 * (z * z - k), k) / (2 * k * k)
+            for k in K.reshape(-1)]
+    return np.asarray(vals, dtype=np.float64).reshape(K.shape)
