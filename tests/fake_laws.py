@@ -10,7 +10,10 @@ import threading
 import numpy as np
 from pydantic import Field
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Series
+from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Series, ToleranceBasis
+
+UNITS = 30
+TOLERANCE = 0.1
 
 
 class LineParams(LawParams):
@@ -20,11 +23,12 @@ class LineParams(LawParams):
 
 
 class _Line:
-    """y = slope·x measured with Gaussian noise of known standard error."""
+    """y = slope·x measured with Gaussian noise of known standard error, from 30 units."""
 
     claim = "y grows as slope·x"
     source = "test"
     pillar = Pillar.SIMPLE_LAWS
+    tolerance_basis = ToleranceBasis.computed("a test law: 0.1 absolute")
     Params = LineParams
     budgets = {"smoke": {"n": 8}, "quick": {}, "full": {"n": 50}}
     panels = (Panel("line", "x", "y"),)
@@ -33,7 +37,8 @@ class _Line:
         return np.linspace(0, 1, params.n)
 
     def _series(self, params, y, se=None):
-        return Series.from_curves([Curve("line", "y", self._x(params), y, se)])
+        units = None if se is None else UNITS
+        return Series.from_curves([Curve("line", "y", self._x(params), y, se, units)])
 
     def measure(self, params, seed, *, device="cpu", progress=lambda f: None):
         rng = np.random.default_rng(seed)
@@ -46,7 +51,7 @@ class _Line:
         return self._series(params, np.zeros(params.n))
 
     def tolerance(self, params, prediction):
-        return np.zeros(len(prediction))
+        return np.full(len(prediction), TOLERANCE)
 
 
 class CorrectLaw(_Line, AbstractLaw):

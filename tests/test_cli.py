@@ -23,19 +23,22 @@ def _ok_user_error(result, *fragments: str) -> None:
 def test_verify_smoke_writes_store_and_report(tmp_path) -> None:
     result = runner.invoke(app, ["verify", "dln.", "--budget", "smoke", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "CONFIRMED" in result.output
+    assert "[1/1] dln.saxe_modes IDENTITY HOLDS" in result.output  # no terminal: plain lines
+    assert "identities (not evidence)" in result.output
+    assert result.output.rstrip().endswith("0 confirmed, 1 identities hold, 0 unexpected")
     assert (tmp_path / "lmech.duckdb").is_file() and (tmp_path / "report.html").is_file()
     html = (tmp_path / "report.html").read_text()
     assert "dln.saxe_modes" in html and "data:image/png;base64," in html
     latest = Store(tmp_path).latest_results()
-    assert list(latest["verdict"]) == ["CONFIRMED"] and latest["budget"][0] == "smoke"
+    assert list(latest["verdict"]) == ["IDENTITY HOLDS"] and latest["budget"][0] == "smoke"
 
     shown = runner.invoke(app, ["show", "dln.saxe_modes", "--out", str(tmp_path)])
     assert shown.exit_code == 0
-    for fragment in ("Saxe", "width", "smoke", "full", "last results", "CONFIRMED"):
+    for fragment in ("Saxe", "width", "smoke", "full", "last results", "IDENTITY HOLDS",
+                     "tolerance: computed", "expected:  IDENTITY HOLDS"):
         assert fragment in shown.output
     listed = runner.invoke(app, ["laws", "--out", str(tmp_path)])
-    assert listed.exit_code == 0 and "CONFIRMED" in listed.output
+    assert listed.exit_code == 0 and "IDENTITY HOLDS" in listed.output
     assert runner.invoke(app, ["report", "--out", str(tmp_path)]).exit_code == 0
 
 
@@ -93,3 +96,32 @@ def test_report_without_results(tmp_path) -> None:
 def test_parse_overrides() -> None:
     assert parse_overrides(["width=64", "spectrum=3,2.5,1", "name=abc", "flag=true"]) == {
         "width": 64, "spectrum": [3, 2.5, 1], "name": "abc", "flag": True}
+
+
+def test_tables_fit_80_columns(tmp_path, monkeypatch) -> None:
+    """The verify table and the law book render at 80 columns without cutting a verdict or
+    a number (rich marks a cut cell with '…')."""
+    narrow = CliRunner(env={"COLUMNS": "80"})
+    laws = [CorrectLaw(), WrongLaw(), RaisingLaw()]
+    monkeypatch.setattr(lmech.cli, "select_laws", lambda names: laws)
+    result = narrow.invoke(app, ["verify", "--budget", "smoke", "--out", str(tmp_path),
+                                 "--no-report"])
+    assert result.exit_code == 1
+    lines = [ln for ln in result.output.splitlines() if not ln.startswith(("store:", "report:"))]
+    assert max(len(line) for line in lines) <= 80, result.output  # paths alone may be longer
+    assert "…" not in result.output
+    for fragment in ("CONFIRMED", "REFUTED !", "ERROR !", "fake.raising: error: "
+                     "ZeroDivisionError: the experiment broke", "1 confirmed, 2 unexpected"):
+        assert fragment in result.output, result.output
+    monkeypatch.undo()
+    listed = narrow.invoke(app, ["laws", "--out", str(tmp_path)])
+    assert listed.exit_code == 0
+    assert max(len(line) for line in listed.output.splitlines()) <= 80, listed.output
+    assert "…" not in listed.output and len(listed.output.splitlines()) < 60
+
+
+def test_law_book_markdown_is_the_readme_table() -> None:
+    result = runner.invoke(app, ["laws", "--markdown"])
+    assert result.exit_code == 0
+    assert result.output.startswith("| law | kind | pillar | claim | source |")
+    assert "`dln.saxe_modes` | identity" in result.output

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lmech.cli import law_book_markdown
 from lmech.laws import all_laws
 
 README = Path(__file__).parents[1] / "README.md"
@@ -21,3 +22,10 @@ def test_two_commands_and_law_book() -> None:
     table = text.split("## The law book", 1)[1]
     for law in all_laws():
         assert f"`{law.name}`" in table, f"README law book misses {law.name}"
+
+
+@pytest.mark.skipif(not README.exists(), reason="running from an installed package")
+def test_law_book_table_is_generated_from_the_registry() -> None:
+    """The README's table is `lmech laws --markdown` verbatim: regenerate it after changing
+    a law's claim, kind, pillar, source or finding."""
+    assert law_book_markdown() in README.read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -28,7 +30,8 @@ app = typer.Typer(
 
 out_option = typer.Option("--out", help="Directory of the store and the report.")
 _VERDICT_STYLE = {"CONFIRMED": "green", "REFUTED": "red", "INCONCLUSIVE": "yellow",
-                  "ERROR": "bright_black"}
+                  "ERROR": "bright_black", "IDENTITY HOLDS": "cyan",
+                  "IDENTITY BROKEN": "magenta"}
 
 
 def _fail(err: LmechError) -> typer.Exit:
@@ -63,46 +66,93 @@ def _parse_value(raw: str) -> Any:
 
 
 class _ProgressObserver:
-    def __init__(self, progress: Progress):
+    """Progress bars on a terminal; without one, a plain line per law as it finishes."""
+
+    def __init__(self, progress: Progress | None, total: int):
         self.progress = progress
+        self.total = total
+        self.done = 0
         self.tasks: dict[str, Any] = {}
 
     def law_started(self, law: AbstractLaw) -> None:
-        self.tasks[law.name] = self.progress.add_task(law.name, total=1.0)
+        if self.progress is not None:
+            self.tasks[law.name] = self.progress.add_task(law.name, total=1.0)
 
     def law_progress(self, law: AbstractLaw, fraction: float) -> None:
-        self.progress.update(self.tasks[law.name], completed=min(max(fraction, 0.0), 1.0))
+        if self.progress is not None:
+            self.progress.update(self.tasks[law.name], completed=min(max(fraction, 0.0), 1.0))
 
     def law_finished(self, law: AbstractLaw, result: LawResult) -> None:
-        style = _VERDICT_STYLE[result.outcome.value]
+        self.done += 1
+        verdict = result.outcome.value
+        if self.progress is None:
+            typer.echo(f"[{self.done}/{self.total}] {law.name} {verdict} {result.seconds:.1f} s")
+            return
+        style = _VERDICT_STYLE[verdict]
         self.progress.update(
             self.tasks[law.name], completed=1.0,
-            description=f"{law.name} [{style}]{result.outcome.value}[/{style}]",
+            description=f"[{self.done}/{self.total}] {law.name} [{style}]{verdict}[/{style}]",
         )
 
 
 def _fmt(x: float | None) -> str:
     if x is None or x != x:
         return "—"
-    return "∞" if x == float("inf") else f"{x:.3g}"
+    return "∞" if x == float("inf") else f"{x:.2g}"
 
 
-def _results_table(results: tuple[LawResult, ...]) -> Table:
-    table = Table(title="lmech verify")
-    table.add_column("law", no_wrap=True)
-    table.add_column("claim", ratio=1, overflow="fold")
-    for col in ("verdict", "agreement z", "foil z", "seconds"):
-        table.add_column(col, no_wrap=True)
-    for r in results:
-        v = r.verdict
-        style = _VERDICT_STYLE[r.outcome.value]
-        table.add_row(
-            r.law, r.claim, f"[{style}]{r.outcome.value}[/{style}]",
-            f"{_fmt(v.agreement_z)} ≤ {_fmt(v.z_critical)}" if v else "—",
-            f"{_fmt(v.foil_z)} > {_fmt(v.z_critical)}" if v else "—",
-            f"{r.seconds:.1f}",
-        )
-    return table
+def _verdict_cell(outcome: str, expected: str) -> str:
+    style = _VERDICT_STYLE[outcome]
+    mark = "" if outcome == expected else " !"
+    return f"[{style}]{outcome}[/{style}]{mark}"
+
+
+def results_tables(results: tuple[LawResult, ...]) -> list[Table]:
+    """The verify tables, 80 columns wide: empirical laws, then identities.
+
+    Empirical: agreement = the band reach (|m − h| + t·se)/tol at the worst point (≤ 1:
+    shown inside every band); power = detectable deviation / gap to the foil on the weakest
+    panel (> 0.5: weak); units = fewest independent units behind a point. Identities: the
+    largest deviation as a fraction of the rounding tolerance. "!" marks an outcome the law
+    book does not expect.
+    """
+    empirical = [r for r in results if r.kind != "identity"]
+    identities = [r for r in results if r.kind == "identity"]
+    tables = []
+    if empirical:
+        table = Table(title="empirical laws", box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("law", overflow="fold")
+        for col in ("verdict", "agreement", "power", "units", "s"):
+            table.add_column(col, no_wrap=True, justify="left" if col == "verdict" else "right")
+        for r in empirical:
+            v = r.verdict
+            power = "—" if v is None else _fmt(v.power_ratio) + (" weak" if v.weak else "")
+            table.add_row(
+                r.law, _verdict_cell(r.outcome.value, r.expected),
+                _fmt(v.agreement) if v else "—", power, str(v.min_units) if v else "—",
+                f"{r.seconds:.1f}",
+            )
+        tables.append(table)
+    if identities:
+        table = Table(title="identities (not evidence)", box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("law", overflow="fold")
+        for col in ("verdict", "deviation/tol", "relative", "s"):
+            table.add_column(col, no_wrap=True, justify="left" if col == "verdict" else "right")
+        for r in identities:
+            v = r.verdict
+            table.add_row(
+                r.law, _verdict_cell(r.outcome.value, r.expected),
+                _fmt(v.deviation) if v else "—", _fmt(v.relative_deviation) if v else "—",
+                f"{r.seconds:.1f}",
+            )
+        tables.append(table)
+    return tables
+
+
+def _error_line(error: str | None) -> str:
+    """The last line of a traceback: the exception and its message."""
+    lines = [line for line in (error or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "unknown error"
 
 
 @app.command("verify")
@@ -122,7 +172,8 @@ def verify_command(
 ) -> None:
     """Run laws, judge them, store the results and render the report.
 
-    Exits 0 when every law is CONFIRMED, 1 when any is REFUTED, INCONCLUSIVE or ERROR.
+    Exits 0 when every verdict is what the law book records (CONFIRMED, IDENTITY HOLDS, or
+    a recorded finding reproduced), 1 when any differs, 2 on bad input.
     """
     from lmech.report import render_report
 
@@ -133,18 +184,27 @@ def verify_command(
         _check_device(device)
         chosen = select_laws(laws)
         overrides = parse_overrides(set_)
-        with Progress(
+        bars = Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(), console=console, transient=False,
-        ) as progress:
+        ) if console.is_terminal else None
+        observer = _ProgressObserver(bars, len(chosen))
+        with bars if bars is not None else contextlib.nullcontext():
             summary = verify(
                 chosen, out=out, budget=budget, seed=seed, overrides=overrides, device=device,
-                observer=_ProgressObserver(progress), command=" ".join(sys.argv),
+                observer=observer, command=" ".join(sys.argv),
             )
-        console.print(_results_table(summary.results))
+        for table in results_tables(summary.results):
+            console.print(table)
+        for r in summary.results:
+            if r.outcome.value == "ERROR":
+                console.print(f"{r.law}: error: {_error_line(r.error)}", highlight=False,
+                              soft_wrap=True)
         if report:
-            console.print(f"report: {render_report(out)}")
-        console.print(f"store: {summary.store.path} (run {summary.run_id})")
+            console.print(f"report: {render_report(out)}", highlight=False, soft_wrap=True)
+        console.print(f"store: {summary.store.path} (run {summary.run_id})", highlight=False,
+                      soft_wrap=True)
+        console.print(summary.summary_line(), highlight=False)
     except LmechError as err:
         raise _fail(err) from None
     except KeyboardInterrupt:
@@ -152,7 +212,7 @@ def verify_command(
             f"interrupted: every law finished before Ctrl-C is in {out / 'lmech.duckdb'}"
         )
         raise typer.Exit(130) from None
-    raise typer.Exit(0 if summary.all_confirmed else 1)
+    raise typer.Exit(0 if summary.as_expected else 1)
 
 
 def _check_device(device: str) -> None:
@@ -167,25 +227,41 @@ def _check_device(device: str) -> None:
 
 
 @app.command("laws")
-def laws_command(out: Annotated[Path, out_option] = Path("lmech-runs")) -> None:
-    """List every law with its claim, source, pillar and last verdict in the store."""
+def laws_command(
+    out: Annotated[Path, out_option] = Path("lmech-runs"),
+    markdown: Annotated[bool, typer.Option(
+        help="Print the law book as the README's Markdown table.")] = False,
+) -> None:
+    """List every law with its kind, pillar and last verdict (`lmech show LAW` for more)."""
+    if markdown:
+        typer.echo(law_book_markdown())
+        return
     try:
         latest = Store(out).latest_results()
     except LmechError as err:
         raise _fail(err) from None
     last = dict(zip(latest["law"], latest["verdict"], strict=True)) if len(latest) else {}
-    table = Table(title="lmech law book")
-    table.add_column("law", no_wrap=True)
-    table.add_column("pillar")
-    table.add_column("claim", ratio=2, overflow="fold")
-    table.add_column("source", ratio=1, overflow="fold")
+    table = Table(title="lmech law book", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("law", overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("pillar", overflow="fold")
     table.add_column("last verdict", no_wrap=True)
     for law in select_laws():
         verdict = last.get(law.name, "—")
         style = _VERDICT_STYLE.get(verdict, "")
-        table.add_row(law.name, law.pillar.value, law.claim, law.source,
+        table.add_row(law.name, law.kind.value, law.pillar.value,
                       f"[{style}]{verdict}[/{style}]" if style else verdict)
     Console().print(table)
+
+
+def law_book_markdown() -> str:
+    """The law book as a Markdown table (the README's, generated from the registry)."""
+    rows = ["| law | kind | pillar | claim | source |", "|---|---|---|---|---|"]
+    for law in select_laws():
+        claim = law.claim + (f" Recorded finding: {law.finding}" if law.finding else "")
+        cells = (f"`{law.name}`", law.kind.value, law.pillar.value, claim, law.source)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
 
 
 @app.command("show")
@@ -200,38 +276,45 @@ def show_command(
         history = Store(out).results(chosen.name)
     except LmechError as err:
         raise _fail(err) from None
-    console.print(f"[bold]{chosen.name}[/bold] ({chosen.pillar.value})")
-    console.print(f"claim:  {chosen.claim}")
-    console.print(f"source: {chosen.source}")
+    basis = chosen.tolerance_basis
+    lines = [
+        f"[bold]{chosen.name}[/bold] ({chosen.kind.value}; {chosen.pillar.value})",
+        f"claim:     {chosen.claim}",
+        f"source:    {chosen.source}",
+        f"tolerance: {basis.kind}: {basis.why}",
+    ]
+    if basis.pilot_seeds:
+        lines.append(f"pilot:     seeds {', '.join(map(str, basis.pilot_seeds))}: "
+                     f"{basis.pilot_measured}")
+    lines.append(f"expected:  {chosen.expected_outcome}")
     if chosen.finding:
-        console.print(f"finding: {chosen.finding}")
-    table = Table(title="parameters")
+        lines.append(f"finding:   {chosen.finding}")
+    for line in lines:
+        console.print(line, soft_wrap=False)
+    table = Table(title="parameters", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("name", no_wrap=True)
-    for col in ("type", "allowed", *BUDGETS, "description"):
+    for col in ("allowed", *BUDGETS, "description"):
         table.add_column(col, overflow="fold")
     values = {b: chosen.parameters(b).model_dump(mode="json") for b in BUDGETS}
     for name, field in chosen.Params.model_fields.items():
-        allowed = _constraints(field.metadata)
-        table.add_row(
-            name, getattr(field.annotation, "__name__", str(field.annotation)), allowed,
-            *(json.dumps(values[b][name]) for b in BUDGETS), field.description or "",
-        )
+        table.add_row(name, _constraints(field.metadata),
+                      *(json.dumps(values[b][name]) for b in BUDGETS), field.description or "")
     console.print(table)
     if history.empty:
-        console.print(f"no results in {Store(out).path} yet")
+        console.print(f"no results in {Store(out).path} yet", highlight=False, soft_wrap=True)
         return
-    runs = Table(title="last results")
-    for col in ("finished", "run", "budget", "seed", "verdict", "agreement z", "foil z",
-                "seconds"):
-        runs.add_column(col, no_wrap=True)
+    runs = Table(title="last results", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("finished", "run", "budget", "seed", "verdict", "s"):
+        runs.add_column(col, no_wrap=col != "verdict")
     for _, r in history.head(5).iterrows():
         style = _VERDICT_STYLE.get(r["verdict"], "")
-        runs.add_row(
-            str(r["finished_at"])[:19], r["run_id"], r["budget"], str(r["seed"]),
-            f"[{style}]{r['verdict']}[/{style}]", _fmt(r["agreement_z"]), _fmt(r["foil_z"]),
-            f"{r['seconds']:.1f}",
-        )
+        runs.add_row(str(r["finished_at"])[:16], r["run_id"], r["budget"], str(r["seed"]),
+                     f"[{style}]{r['verdict']}[/{style}]", f"{r['seconds']:.1f}")
     console.print(runs)
+    for _, r in history.head(5).iterrows():
+        why = _error_line(r["error"]) if r["verdict"] == "ERROR" else r.get("reason")
+        if isinstance(why, str) and why:
+            console.print(f"{r['run_id']}: {why}", highlight=False, soft_wrap=True)
 
 
 def _constraints(metadata: list) -> str:
@@ -273,7 +356,7 @@ def scaling_fit_command(
     panel: Annotated[str | None, typer.Option(help="Store only: the panel.")] = None,
 ) -> None:
     """Fit L = E + A/N^alpha + B/D^beta (Chinchilla Approach 3) with intervals; draw it."""
-    from lmech.scaling import fit_report
+    from lmech.tools.scaling_fit import fit_report
 
     try:
         result = fit_report(file, [c.strip() for c in x.split(",")], y, png=png,
@@ -291,9 +374,11 @@ def critical_command(
     png: Annotated[Path | None, typer.Option(help="Where --plot writes.")] = None,
 ) -> None:
     """Print an activation's critical point, universality class, χ's and depth scales."""
-    from lmech.init import critical_summary, plot_flows
+    from lmech.tools import critical_summary, plot_flows, writable_png
 
     try:
+        if plot:  # refuse an unwritable --png before printing anything
+            png = writable_png(png or Path(f"critical-{activation}.png"))
         summary = critical_summary(activation)
         for key, value in summary.items():
             typer.echo(f"{key}: {value:.6g}" if isinstance(value, float) else f"{key}: {value}")

@@ -17,7 +17,7 @@ def test_report_has_every_law_its_statistics_and_figures(tmp_path) -> None:
         assert re.search(rf'id="{law.replace(".", "-")}".*?{verdict}', page, re.S)
     assert page.count("data:image/png;base64,") == 2  # no figure for the ERROR law
     assert "ZeroDivisionError" in page and "y grows as slope·x" in page
-    assert "z critical" in page and "Bonferroni" in page
+    assert "band reach" in page and "Bonferroni" in page and "detectable" in page
     assert (tmp_path / "fake-correct.png").stat().st_size > 1000
     assert "http://" not in page and "https://" not in page  # self-contained
 

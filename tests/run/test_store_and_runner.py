@@ -9,7 +9,7 @@ import pytest
 
 from fake_laws import CorrectLaw, FoilIsPredictionLaw, RaisingLaw, WrongLaw
 from lmech.errors import LmechError
-from lmech.laws import get_law
+from lmech.laws import Kind, ToleranceBasis, get_law
 from lmech.run import STORE_FILE, Outcome, Store, resolve_parameters, verify
 
 
@@ -23,10 +23,18 @@ def test_outcomes_and_error_are_stored(tmp_path) -> None:
         "fake.foil_is_prediction": Outcome.INCONCLUSIVE,
         "fake.raising": Outcome.ERROR,
     }
-    assert not summary.all_confirmed
+    assert not summary.as_expected
+    assert {r.law for r in summary.unexpected} == {"fake.wrong", "fake.foil_is_prediction",
+                                                   "fake.raising"}
+    assert summary.summary_line() == "1 confirmed, 3 unexpected"
     results = Store(tmp_path).results().set_index("law")
     assert "ZeroDivisionError: the experiment broke" in results.loc["fake.raising", "error"]
-    assert results.loc["fake.wrong", "agreement_z"] > results.loc["fake.wrong", "z_critical"]
+    assert results.loc["fake.wrong", "refutation_p"] < results.loc["fake.wrong", "alpha"]
+    assert results.loc["fake.correct", "agreement"] <= 1
+    assert results.loc["fake.correct", "kind"] == "empirical"
+    assert results.loc["fake.correct", "expected"] == "CONFIRMED"
+    assert results.loc["fake.correct", "min_units"] == 30
+    assert "foil not rejected" in results.loc["fake.foil_is_prediction", "reason"]
     runs = Store(tmp_path).runs()
     assert list(runs["status"]) == ["finished"] and runs["budget"][0] == "smoke"
 
@@ -46,7 +54,10 @@ def test_store_round_trip_is_readable_without_lmech(tmp_path) -> None:
     np.testing.assert_array_equal(pred["tolerance"], result.tolerance)
     row = con.execute("select * from results").df().iloc[0]
     assert row["verdict"] == "CONFIRMED" and row["law"] == "fake.correct"
-    assert row["agreement_z"] == result.verdict.agreement_z
+    assert row["agreement"] == result.verdict.agreement
+    assert row["detectable"] == result.verdict.detectable and row["gap"] == result.verdict.gap
+    assert row["tolerance_kind"] == "computed"
+    assert list(pts["units"]) == list(result.measurement.units)
     assert '"slope": 2.0' in row["params"]
     run = con.execute("select * from runs").df().iloc[0]
     assert run["seed"] == 5 and run["torch_version"] and run["lmech_version"]
@@ -118,3 +129,93 @@ def test_unwritable_directory_is_refused(tmp_path) -> None:
     with pytest.raises(LmechError, match="not writable"):
         verify([CorrectLaw()], out=blocker / "runs")
     assert blocker.read_text() == ""
+
+
+def test_expected_findings_count_as_expected(tmp_path) -> None:
+    """A law that records a finding and reproduces it is as expected (like xfail); one
+    whose finding no longer reproduces is unexpected."""
+
+    class RecordedWrong(WrongLaw):
+        name = "fake.recorded_wrong"
+        finding = "the slope is 10 % off"
+        expected = "REFUTED"
+
+    class StaleFinding(CorrectLaw):
+        name = "fake.stale_finding"
+        finding = "it used to be off"
+        expected = "REFUTED"
+
+    summary = verify([CorrectLaw(), RecordedWrong(), StaleFinding()], out=tmp_path,
+                     budget="smoke")
+    assert summary.summary_line() == "1 confirmed, 1 refuted as recorded, 1 unexpected"
+    assert [r.law for r in summary.unexpected] == ["fake.stale_finding"]
+
+
+def test_identity_laws_are_reported_apart(tmp_path) -> None:
+    class Identity(CorrectLaw):
+        name = "fake.identity"
+        kind = Kind.IDENTITY
+
+    summary = verify([CorrectLaw(), Identity()], out=tmp_path, budget="smoke")
+    identity = summary.results[1]
+    assert identity.outcome is Outcome.HOLDS and identity.expected == "IDENTITY HOLDS"
+    assert summary.summary_line() == "1 confirmed, 1 identities hold, 0 unexpected"
+    row = Store(tmp_path).results("fake.identity").iloc[0]
+    assert row["kind"] == "identity" and row["deviation"] <= 1
+
+
+def test_pilot_seeds_are_refused(tmp_path) -> None:
+    class Piloted(CorrectLaw):
+        name = "fake.piloted"
+        tolerance_basis = ToleranceBasis.pilot(seeds=(99,), measured="0.01", why="test")
+
+    with pytest.raises(LmechError, match="seed 99 is one of its pilot seeds"):
+        verify([Piloted()], out=tmp_path / "x", budget="smoke", seed=99)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_store_of_the_previous_version_opens_and_reports(tmp_path) -> None:
+    """Migration: a store written before units, kinds and the equivalence statistics still
+    opens, keeps its old rows, takes new results, and renders."""
+    from lmech.report import render_report
+
+    con = duckdb.connect(str(tmp_path / STORE_FILE))
+    con.execute(PREVIOUS_SCHEMA)
+    con.execute("INSERT INTO runs VALUES ('old', now(), now(), 'finished', '0.1.0', NULL, "
+                "'2.13', '3.11', 'cpu', 'quick', 0, 'lmech verify')")
+    con.execute("INSERT INTO results VALUES ('old', 'fake.correct', 'c', 's', 'simple laws', "
+                "'quick', 0, '{}', 'CONFIRMED', 0.5, 1.0, 40.0, 0.0, 3.3, 0.01, 8, 'line/y@0', "
+                "'line/y@1', '[{\"name\": \"line\", \"xlabel\": \"x\", \"ylabel\": \"y\"}]', "
+                "NULL, 1.0, now())")
+    con.execute("INSERT INTO points VALUES ('old', 'fake.correct', 'measurement', 'line', 'y', "
+                "0.0, 0.0, 0.01, NULL), ('old', 'fake.correct', 'prediction', 'line', 'y', "
+                "0.0, 0.0, 0.0, 0.1)")
+    con.close()
+    store = Store(tmp_path)
+    assert list(store.results()["law"]) == ["fake.correct"]
+    render_report(tmp_path)  # old rows render, with the new statistics as "—"
+    verify([WrongLaw()], out=tmp_path, budget="smoke")
+    results = store.results().set_index("law")
+    assert results.loc["fake.correct", "agreement_z"] == 0.5  # old columns kept
+    assert np.isnan(results.loc["fake.wrong", "agreement_z"])
+    assert results.loc["fake.wrong", "verdict"] == "REFUTED"
+    assert "fake.wrong" in render_report(tmp_path).read_text()
+
+
+PREVIOUS_SCHEMA = """
+CREATE TABLE runs (run_id VARCHAR PRIMARY KEY, started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP, status VARCHAR NOT NULL, lmech_version VARCHAR,
+    git_revision VARCHAR, torch_version VARCHAR, python_version VARCHAR, device VARCHAR,
+    budget VARCHAR, seed BIGINT, command VARCHAR);
+CREATE TABLE results (run_id VARCHAR NOT NULL, law VARCHAR NOT NULL, claim VARCHAR,
+    source VARCHAR, pillar VARCHAR, budget VARCHAR, seed BIGINT, params VARCHAR,
+    verdict VARCHAR NOT NULL, agreement_z DOUBLE, agreement_p DOUBLE, foil_z DOUBLE,
+    foil_p DOUBLE, z_critical DOUBLE, alpha DOUBLE, n_points INTEGER, worst_point VARCHAR,
+    foil_point VARCHAR, panels VARCHAR, error VARCHAR, seconds DOUBLE,
+    finished_at TIMESTAMP NOT NULL, PRIMARY KEY (run_id, law));
+CREATE TABLE points (run_id VARCHAR NOT NULL, law VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    panel VARCHAR NOT NULL, curve VARCHAR NOT NULL, x DOUBLE, y DOUBLE, stderr DOUBLE,
+    tolerance DOUBLE);
+"""
+"""The schema of lmech 0.1.0 before units, kinds and the equivalence statistics (a store
+such a version wrote must keep opening)."""

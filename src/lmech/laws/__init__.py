@@ -1,6 +1,15 @@
 """The law book: the law contract and the registry that finds every law."""
 
-from lmech.laws._base import BUDGETS, AbstractLaw, LawParams, Panel, Pillar, Progress
+from lmech.laws._base import (
+    BUDGETS,
+    AbstractLaw,
+    Kind,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    ToleranceBasis,
+)
 from lmech.laws._registry import all_laws, get_law, select_laws
 from lmech.laws._series import Curve, Series
 
@@ -8,11 +17,13 @@ __all__ = [
     "BUDGETS",
     "AbstractLaw",
     "Curve",
+    "Kind",
     "LawParams",
     "Panel",
     "Pillar",
     "Progress",
     "Series",
+    "ToleranceBasis",
     "all_laws",
     "get_law",
     "select_laws",

@@ -15,11 +15,20 @@ from pydantic import BaseModel, ConfigDict
 from lmech.errors import LmechError
 from lmech.laws._series import Series
 
-__all__ = ["BUDGETS", "AbstractLaw", "LawParams", "Panel", "Pillar", "Progress"]
+__all__ = [
+    "BUDGETS",
+    "AbstractLaw",
+    "Kind",
+    "LawParams",
+    "Panel",
+    "Pillar",
+    "Progress",
+    "ToleranceBasis",
+]
 
 BUDGETS = ("smoke", "quick", "full")
-"""Named budgets: `smoke` for tests (seconds), `quick` the default run (under a minute on
-two CPU cores), `full` for publication-grade statistics."""
+"""Named budgets: `smoke` for tests (seconds), `quick` the default run (about a minute at
+most on two CPU cores), `full` for publication-grade statistics."""
 
 Progress = Callable[[float], None]
 """A callback a law's `measure` calls with the fraction of its work done, in [0, 1]."""
@@ -35,6 +44,45 @@ class Pillar(str, Enum):
     UNIVERSAL = "universal behaviours"
 
 
+class Kind(str, Enum):
+    """What a law's verdict can be evidence of.
+
+    EMPIRICAL: a claim about learning or sampling that real networks could violate; judged
+    by the equivalence test and counted as evidence for its theory. IDENTITY: an exact
+    algebraic or numerical identity checked to rounding (bookkeeping, a decoupled map);
+    reported apart, as IDENTITY HOLDS or IDENTITY BROKEN, and never counted as evidence.
+    """
+
+    EMPIRICAL = "empirical"
+    IDENTITY = "identity"
+
+
+@dataclass(frozen=True)
+class ToleranceBasis:
+    """Why a law's tolerance has the size it has: the law book's one tolerance policy.
+
+    Either ``computed``: the tolerance is the size of a term the theory neglects (the
+    next order, a discretisation bound, rounding), or ``pilot``: an equivalence margin
+    declared in advance from a pilot run on seeds the verdict never uses (the runner
+    refuses to judge a law at its pilot seeds). See ``docs/verdicts.md``.
+    """
+
+    kind: str
+    why: str
+    pilot_seeds: tuple[int, ...] = ()
+    pilot_measured: str = ""
+
+    @classmethod
+    def computed(cls, why: str) -> ToleranceBasis:
+        """A tolerance computed from the theory's neglected terms; `why` says which."""
+        return cls("computed", why)
+
+    @classmethod
+    def pilot(cls, seeds: tuple[int, ...], measured: str, why: str) -> ToleranceBasis:
+        """A margin declared from a pilot on `seeds`, which measured `measured`."""
+        return cls("pilot", why, tuple(int(s) for s in seeds), measured)
+
+
 class LawParams(BaseModel):
     """Base of every law's parameters: validated, frozen, unknown keys refused."""
 
@@ -43,13 +91,19 @@ class LawParams(BaseModel):
 
 @dataclass(frozen=True)
 class Panel:
-    """How to draw one panel of a law's figure."""
+    """How to draw one panel of a law's figure, and whether its foil is judged.
+
+    A panel whose ``no_foil`` gives a reason (e.g. a consistency check with no rival
+    value) has no foil: its foil points may be NaN and the verdict does not ask for the
+    foil to be rejected there. Every other panel must reject the foil.
+    """
 
     name: str
     xlabel: str
     ylabel: str
     xscale: str = "linear"
     yscale: str = "linear"
+    no_foil: str = ""
 
 
 def _noop_progress(fraction: float) -> None:
@@ -63,9 +117,12 @@ class AbstractLaw(abc.ABC):
     (``laws/dln/saxe_modes.py`` -> ``dln.saxe_modes``). It declares:
 
     - ``claim``, ``source``, ``pillar``: its identity;
-    - ``finding``: empty, or — for a law whose experiment is known to contradict its theory —
-      one sentence saying what was found (the contract then asks for a decisive verdict,
-      CONFIRMED or REFUTED with the foil rejected, rather than a CONFIRMED);
+    - ``kind``: :class:`Kind` EMPIRICAL (the default) or IDENTITY;
+    - ``tolerance_basis``: a :class:`ToleranceBasis`, computed or declared by pilot;
+    - ``finding`` and ``expected``: for a law whose experiment is known to contradict its
+      theory, one sentence saying what was found and the outcome it reproduces (like
+      pytest's xfail); otherwise empty, and the expected outcome is CONFIRMED (IDENTITY
+      HOLDS for an identity);
     - ``Params``: a :class:`LawParams` subclass whose defaults are the ``quick`` budget, and
       ``budgets``: for each of ``smoke``, ``quick``, ``full``, the fields that differ;
     - ``panels``: how its figure is drawn (one :class:`Panel` per panel name used);
@@ -76,8 +133,11 @@ class AbstractLaw(abc.ABC):
 
     claim: ClassVar[str]
     finding: ClassVar[str] = ""
+    expected: ClassVar[str | None] = None
     source: ClassVar[str]
     pillar: ClassVar[Pillar]
+    kind: ClassVar[Kind] = Kind.EMPIRICAL
+    tolerance_basis: ClassVar[ToleranceBasis]
     Params: ClassVar[type[LawParams]]
     budgets: ClassVar[Mapping[str, Mapping[str, Any]]]
     panels: ClassVar[tuple[Panel, ...]]
@@ -88,6 +148,17 @@ class AbstractLaw(abc.ABC):
         module = type(self).__module__
         prefix = "lmech.laws."
         return module[len(prefix) :] if module.startswith(prefix) else module
+
+    @property
+    def expected_outcome(self) -> str:
+        """The outcome the law book records for this law (an ``Outcome`` value)."""
+        if self.expected is not None:
+            return str(getattr(self.expected, "value", self.expected))
+        return "IDENTITY HOLDS" if self.kind is Kind.IDENTITY else "CONFIRMED"
+
+    def foilless_panels(self) -> tuple[str, ...]:
+        """Names of the panels that declare no foil."""
+        return tuple(p.name for p in self.panels if p.no_foil)
 
     @abc.abstractmethod
     def predict(self, params: Any) -> Series:

@@ -18,6 +18,8 @@ _VERDICT_COLOURS = {
     "REFUTED": "#cf222e",
     "INCONCLUSIVE": "#9a6700",
     "ERROR": "#6e7781",
+    "IDENTITY HOLDS": "#0969da",
+    "IDENTITY BROKEN": "#8250df",
 }
 
 
@@ -26,7 +28,7 @@ def law_figure(law: str, verdict: str, points: pd.DataFrame, panels: list[dict])
 
     Args:
         law: the law's dotted name.
-        verdict: CONFIRMED, REFUTED, INCONCLUSIVE or ERROR.
+        verdict: an outcome (CONFIRMED, IDENTITY HOLDS, …).
         points: columns kind, panel, curve, x, y, stderr, tolerance.
         panels: dicts with name, xlabel, ylabel, xscale, yscale (the law's `panels`).
     """

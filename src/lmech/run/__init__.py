@@ -2,10 +2,11 @@
 
 from lmech.run.runner import Observer, RunSummary, resolve_parameters, run_law, verify
 from lmech.run.store import STORE_FILE, LawResult, RunInfo, Store
-from lmech.run.verdict import ALPHA, Outcome, Verdict, judge, z_critical
+from lmech.run.verdict import ALPHA, MIN_UNITS, Outcome, Verdict, judge, t_critical
 
 __all__ = [
     "ALPHA",
+    "MIN_UNITS",
     "STORE_FILE",
     "LawResult",
     "Observer",
@@ -17,6 +18,6 @@ __all__ = [
     "judge",
     "resolve_parameters",
     "run_law",
+    "t_critical",
     "verify",
-    "z_critical",
 ]

@@ -21,9 +21,9 @@ import lmech
 from lmech.errors import LmechError
 from lmech.laws import AbstractLaw
 from lmech.run.store import LawResult, RunInfo, Store
-from lmech.run.verdict import Outcome, judge
+from lmech.run.verdict import MIN_UNITS, Outcome, judge
 
-__all__ = ["Observer", "RunSummary", "resolve_parameters", "run_law", "verify"]
+__all__ = ["Observer", "RunSummary", "resolve_parameters", "run_law", "summary_line", "verify"]
 
 
 class Observer(Protocol):
@@ -36,13 +36,47 @@ class Observer(Protocol):
 
 @dataclass(frozen=True)
 class RunSummary:
+    """A finished `verify`: its run id, the store, and every law's result."""
+
     run_id: str
     store: Store
     results: tuple[LawResult, ...]
 
     @property
-    def all_confirmed(self) -> bool:
-        return all(r.outcome is Outcome.CONFIRMED for r in self.results)
+    def unexpected(self) -> tuple[LawResult, ...]:
+        """Results whose outcome is not the one the law book records for them."""
+        return tuple(r for r in self.results if r.outcome.value != r.expected)
+
+    @property
+    def as_expected(self) -> bool:
+        """True when every verdict is what the law book records (the exit status 0)."""
+        return not self.unexpected
+
+    def summary_line(self) -> str:
+        """E.g. ``14 confirmed, 2 refuted as recorded, 5 identities hold, 0 unexpected``."""
+        return summary_line(self.results)
+
+
+def summary_line(results: Sequence[LawResult]) -> str:
+    """Counts of expected outcomes by kind, and of unexpected ones."""
+    counts: dict[str, int] = {}
+    unexpected = 0
+    for r in results:
+        if r.outcome.value != r.expected:
+            unexpected += 1
+            continue
+        if r.outcome is Outcome.CONFIRMED:
+            key = "confirmed"
+        elif r.outcome is Outcome.HOLDS:
+            key = "identities hold"
+        else:
+            key = f"{r.outcome.value.lower()} as recorded"
+        counts[key] = counts.get(key, 0) + 1
+    parts = [f"{counts.pop('confirmed', 0)} confirmed"]
+    parts += [f"{v} {k}" for k, v in counts.items() if k != "identities hold"]
+    if "identities hold" in counts:
+        parts.append(f"{counts['identities hold']} identities hold")
+    return ", ".join([*parts, f"{unexpected} unexpected"])
 
 
 def resolve_parameters(
@@ -80,11 +114,26 @@ def run_law(
     device: str = "cpu",
     observer: Observer | None = None,
 ) -> LawResult:
-    """Predict, measure and judge one law; an exception becomes an ERROR result."""
+    """Predict, measure and judge one law; an exception becomes an ERROR result.
+
+    An empirical law needs `MIN_UNITS` independent units per point except at the `smoke`
+    budget (tests), where 2 suffice.
+
+    Raises:
+        LmechError: `seed` is one of the law's pilot seeds (its tolerance was set from it).
+    """
+    basis = law.tolerance_basis
+    if seed in basis.pilot_seeds:
+        raise LmechError(
+            f"{law.name}: seed {seed} is a pilot seed (its tolerance was declared from seeds "
+            f"{', '.join(map(str, basis.pilot_seeds))}); a verdict must use other seeds"
+        )
     t0 = time.perf_counter()
     identity = dict(
         law=law.name, claim=law.claim, source=law.source, pillar=law.pillar.value,
         budget=budget, seed=seed, params=params.model_dump(mode="json"), panels=law.panels,
+        kind=law.kind.value, expected=law.expected_outcome, tolerance_kind=basis.kind,
+        tolerance_why=basis.why,
     )
 
     def progress(fraction: float) -> None:
@@ -96,7 +145,11 @@ def run_law(
         measurement = law.measure(params, seed, device=device, progress=progress)
         foil = law.foil(params)
         tolerance = law.tolerance(params, prediction)
-        verdict = judge(prediction, measurement, foil, tolerance)
+        verdict = judge(
+            prediction, measurement, foil, tolerance, kind=law.kind,
+            min_units=2 if budget == "smoke" else MIN_UNITS,
+            foilless_panels=law.foilless_panels(),
+        )
     except Exception:  # a law that raises is a finding (ERROR), not a crash of the run
         return LawResult(
             **identity, outcome=Outcome.ERROR, verdict=None,
@@ -130,6 +183,12 @@ def verify(
         LmechError: bad budget, parameter or override, or `out` is not writable.
     """
     params = resolve_parameters(laws, budget, overrides)
+    for law in laws:
+        if seed in law.tolerance_basis.pilot_seeds:
+            raise LmechError(
+                f"{law.name}: seed {seed} is one of its pilot seeds (its tolerance was "
+                "declared from them); choose another --seed"
+            )
     store = Store(_writable_directory(Path(out)))
     info = RunInfo(
         run_id=uuid.uuid4().hex[:12],

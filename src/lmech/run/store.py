@@ -5,11 +5,15 @@ Tables (``DIR/lmech.duckdb``):
 - ``runs``: one row per ``lmech verify``: run_id, started_at, finished_at, status
   (running | finished | interrupted), lmech_version, git_revision, torch_version,
   python_version, device, budget, seed, command.
-- ``results``: one row per law per run: identity (law, claim, source, pillar), params
-  (JSON), verdict and its statistics (agreement_z, agreement_p, foil_z, foil_p, z_critical,
-  alpha, n_points, worst_point, foil_point), panels (JSON), error (traceback), seconds.
+- ``results``: one row per law per run: identity (law, claim, source, pillar, kind),
+  params (JSON), verdict, the expected outcome, the tolerance's basis, and the verdict's
+  statistics (`lmech.run.Verdict`: reason, band reach, p-values, detectable deviation,
+  gap to the foil, units …), panels (JSON), error (traceback), seconds.
 - ``points``: every point a law produced: run_id, law, kind (prediction | measurement |
-  foil), panel, curve, x, y, stderr, tolerance (prediction rows only).
+  foil), panel, curve, x, y, stderr, units, tolerance (prediction rows only).
+
+A store written by an older lmech opens as it is: the columns added since are added to
+it, NULL in its old rows.
 
 Each law's result and points are written in one transaction, with a fresh connection
 that is closed straight after, so a crash or Ctrl-C never loses a finished law and never
@@ -43,58 +47,87 @@ __all__ = ["STORE_FILE", "LawResult", "RunInfo", "Store"]
 
 STORE_FILE = "lmech.duckdb"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id VARCHAR PRIMARY KEY,
-    started_at TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP,
-    status VARCHAR NOT NULL,
-    lmech_version VARCHAR,
-    git_revision VARCHAR,
-    torch_version VARCHAR,
-    python_version VARCHAR,
-    device VARCHAR,
-    budget VARCHAR,
-    seed BIGINT,
-    command VARCHAR
-);
-CREATE TABLE IF NOT EXISTS results (
-    run_id VARCHAR NOT NULL,
-    law VARCHAR NOT NULL,
-    claim VARCHAR,
-    source VARCHAR,
-    pillar VARCHAR,
-    budget VARCHAR,
-    seed BIGINT,
-    params VARCHAR,
-    verdict VARCHAR NOT NULL,
-    agreement_z DOUBLE,
-    agreement_p DOUBLE,
-    foil_z DOUBLE,
-    foil_p DOUBLE,
-    z_critical DOUBLE,
-    alpha DOUBLE,
-    n_points INTEGER,
-    worst_point VARCHAR,
-    foil_point VARCHAR,
-    panels VARCHAR,
-    error VARCHAR,
-    seconds DOUBLE,
-    finished_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (run_id, law)
-);
-CREATE TABLE IF NOT EXISTS points (
-    run_id VARCHAR NOT NULL,
-    law VARCHAR NOT NULL,
-    kind VARCHAR NOT NULL,
-    panel VARCHAR NOT NULL,
-    curve VARCHAR NOT NULL,
-    x DOUBLE,
-    y DOUBLE,
-    stderr DOUBLE,
-    tolerance DOUBLE
-);
-"""
+_RUN_COLUMNS = {
+    "run_id": "VARCHAR PRIMARY KEY",
+    "started_at": "TIMESTAMP NOT NULL",
+    "finished_at": "TIMESTAMP",
+    "status": "VARCHAR NOT NULL",
+    "lmech_version": "VARCHAR",
+    "git_revision": "VARCHAR",
+    "torch_version": "VARCHAR",
+    "python_version": "VARCHAR",
+    "device": "VARCHAR",
+    "budget": "VARCHAR",
+    "seed": "BIGINT",
+    "command": "VARCHAR",
+}
+_RESULT_COLUMNS = {
+    "run_id": "VARCHAR NOT NULL",
+    "law": "VARCHAR NOT NULL",
+    "claim": "VARCHAR",
+    "source": "VARCHAR",
+    "pillar": "VARCHAR",
+    "kind": "VARCHAR",
+    "budget": "VARCHAR",
+    "seed": "BIGINT",
+    "params": "VARCHAR",
+    "verdict": "VARCHAR NOT NULL",
+    "expected": "VARCHAR",
+    "reason": "VARCHAR",
+    "tolerance_kind": "VARCHAR",
+    "tolerance_why": "VARCHAR",
+    "alpha": "DOUBLE",
+    "n_points": "INTEGER",
+    "min_units": "INTEGER",
+    "t_critical": "DOUBLE",
+    "agreement": "DOUBLE",
+    "agreement_p": "DOUBLE",
+    "refutation_p": "DOUBLE",
+    "worst_point": "VARCHAR",
+    "foil_p": "DOUBLE",
+    "foil_point": "VARCHAR",
+    "detectable": "DOUBLE",
+    "gap": "DOUBLE",
+    "power_ratio": "DOUBLE",
+    "weak": "BOOLEAN",
+    "power_point": "VARCHAR",
+    "deviation": "DOUBLE",
+    "relative_deviation": "DOUBLE",
+    "panels": "VARCHAR",
+    "error": "VARCHAR",
+    "seconds": "DOUBLE",
+    "finished_at": "TIMESTAMP NOT NULL",
+}
+_POINT_COLUMNS = {
+    "run_id": "VARCHAR NOT NULL",
+    "law": "VARCHAR NOT NULL",
+    "kind": "VARCHAR NOT NULL",
+    "panel": "VARCHAR NOT NULL",
+    "curve": "VARCHAR NOT NULL",
+    "x": "DOUBLE",
+    "y": "DOUBLE",
+    "stderr": "DOUBLE",
+    "units": "INTEGER",
+    "tolerance": "DOUBLE",
+}
+_TABLES = {"runs": _RUN_COLUMNS, "results": _RESULT_COLUMNS, "points": _POINT_COLUMNS}
+_KEYS = {"results": ", PRIMARY KEY (run_id, law)"}
+
+
+def _schema() -> str:
+    """CREATE statements for a fresh store, then the migration of an older one: every
+    column added since is added to it (NULL in its old rows)."""
+    out = []
+    for table, columns in _TABLES.items():
+        body = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+        out.append(f"CREATE TABLE IF NOT EXISTS {table} ({body}{_KEYS.get(table, '')});")
+        for name, kind in columns.items():
+            plain = kind.replace(" NOT NULL", "").replace(" PRIMARY KEY", "")
+            out.append(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {plain};")
+    return "\n".join(out)
+
+
+_SCHEMA = _schema()
 
 
 @dataclass(frozen=True)
@@ -128,6 +161,10 @@ class LawResult:
     verdict: Verdict | None  # None when the law raised (ERROR)
     panels: tuple[Panel, ...]
     seconds: float
+    kind: str = "empirical"
+    expected: str = "CONFIRMED"
+    tolerance_kind: str = ""
+    tolerance_why: str = ""
     prediction: Series | None = None
     measurement: Series | None = None
     foil: Series | None = None
@@ -179,29 +216,19 @@ class Store:
 
     def record(self, run_id: str, result: LawResult) -> None:
         """Write one law's result and all its points in a single transaction."""
-        v = result.verdict
-        stats = (
-            [v.agreement_z, v.agreement_p, v.foil_z, v.foil_p, v.z_critical, v.alpha,
-             v.n_points, v.worst_point, v.foil_point]
-            if v is not None
-            else [None] * 9
-        )
-        row = [
-            run_id, result.law, result.claim, result.source, result.pillar, result.budget,
-            result.seed, json.dumps(result.params), result.outcome.value, *stats,
-            json.dumps([asdict(p) for p in result.panels]), result.error, result.seconds,
-            datetime.now(),
-        ]
+        row = _result_row(run_id, result)
         points = _points_frame(run_id, result)
         with self._connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 con.execute(
-                    "INSERT INTO results VALUES (" + ", ".join(["?"] * len(row)) + ")", row
+                    f"INSERT INTO results ({', '.join(row)}) "
+                    f"VALUES ({', '.join(['?'] * len(row))})", list(row.values()),
                 )
                 if len(points):
                     con.register("new_points", points)
-                    con.execute("INSERT INTO points SELECT * FROM new_points")
+                    con.execute(f"INSERT INTO points ({', '.join(points.columns)}) "
+                                f"SELECT * FROM new_points")
                     con.unregister("new_points")
                 con.execute("COMMIT")
             except BaseException:
@@ -250,6 +277,28 @@ def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
     return {"runs", "results", "points"} <= names
 
 
+def _result_row(run_id: str, result: LawResult) -> dict:
+    """The ``results`` row of one law's result, by column name."""
+    stats = result.verdict.statistics() if result.verdict is not None else {}
+    stats.pop("outcome", None)
+    row = {
+        "run_id": run_id, "law": result.law, "claim": result.claim, "source": result.source,
+        "pillar": result.pillar, "kind": result.kind, "budget": result.budget,
+        "seed": result.seed, "params": json.dumps(result.params),
+        "verdict": result.outcome.value, "expected": result.expected,
+        "tolerance_kind": result.tolerance_kind, "tolerance_why": result.tolerance_why,
+        **{k: _plain(v) for k, v in stats.items() if k in _RESULT_COLUMNS and k != "kind"},
+        "panels": json.dumps([asdict(p) for p in result.panels]), "error": result.error,
+        "seconds": result.seconds, "finished_at": datetime.now(),
+    }
+    return row
+
+
+def _plain(value):
+    """NaN as NULL, so that SQL aggregates and readers see a missing value."""
+    return None if isinstance(value, float) and np.isnan(value) else value
+
+
 def _points_frame(run_id: str, result: LawResult) -> pd.DataFrame:
     frames = []
     for kind, series in (("prediction", result.prediction), ("measurement", result.measurement),
@@ -265,6 +314,7 @@ def _points_frame(run_id: str, result: LawResult) -> pd.DataFrame:
             "run_id": run_id, "law": result.law, "kind": kind,
             "panel": series.panel.astype(str), "curve": series.curve.astype(str),
             "x": series.x, "y": series.y, "stderr": series.stderr,
+            "units": series.units.astype(np.int32),
             "tolerance": np.asarray(tol, dtype=np.float64),
         }))
     if not frames:

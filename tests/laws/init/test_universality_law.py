@@ -17,11 +17,6 @@ def smoke(law_run):
     return law_run(LAW, 2)
 
 
-def test_right_theory_confirms(smoke) -> None:
-    _, prediction, measurement, foil, tol = smoke
-    assert judge(prediction, measurement, foil, tol).outcome is Outcome.CONFIRMED
-
-
 def test_the_large_depth_asymptote_at_moderate_depth_is_refuted(smoke) -> None:
     """A plausible mistake: w = (2/3)l (the l → ∞ form) instead of the universal curve."""
     _, prediction, measurement, foil, tol = smoke

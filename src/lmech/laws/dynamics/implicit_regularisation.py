@@ -45,7 +45,17 @@ import torch
 from pydantic import Field, PositiveFloat, model_validator
 from scipy.integrate import solve_ivp
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    Kind,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws._threads import single_thread
 
 PANEL = "gap at time T"
@@ -84,6 +94,10 @@ class ImplicitRegularisation(AbstractLaw):
     )
     source = "Barrett & Dherin, ICLR 2021 (arXiv:2009.11162), Theorem 3.1"
     pillar = Pillar.HYPERPARAMETERS
+    kind = Kind.IDENTITY  # seeds are exact rotations of one problem: numerical analysis
+    tolerance_basis = ToleranceBasis.computed(
+        "the modified-equation series' next order, a relative η·S_max (S_max the largest "
+        "Hessian eigenvalue along gradient flow)")
     Params = ImplicitRegularisationParams
     budgets = {
         "smoke": dict(time=1.0, learning_rates=(0.1, 0.05), n_seeds=2),
@@ -129,8 +143,9 @@ class ImplicitRegularisation(AbstractLaw):
         mean = gaps.mean(-1)
         se = np.maximum(gaps.std(-1, ddof=1) / np.sqrt(params.n_seeds), ROUNDING)
         etas = np.array(params.learning_rates)
-        return Series.from_curves([Curve(PANEL, TO_GF, etas, mean[0], se[0]),
-                                   Curve(PANEL, TO_MF, etas, mean[1], se[1])])
+        units = params.n_seeds
+        return Series.from_curves([Curve(PANEL, TO_GF, etas, mean[0], se[0], units),
+                                   Curve(PANEL, TO_MF, etas, mean[1], se[1], units)])
 
 
 def _series(etas: np.ndarray, to_gf: np.ndarray, to_mf: np.ndarray) -> Series:

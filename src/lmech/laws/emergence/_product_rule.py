@@ -25,7 +25,7 @@ import torch
 from pydantic import Field, model_validator
 
 from lmech.errors import LmechError
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Series
+from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Series, ToleranceBasis
 from lmech.tasks import ConceptSpace
 
 COMPOSITION = "composition"
@@ -66,6 +66,9 @@ class AbstractProductRule(AbstractLaw):
     """
 
     pillar = Pillar.UNIVERSAL
+    tolerance_basis = ToleranceBasis.computed(
+        "zero: the claim under test is exact independence of a sample's concept errors, "
+        "whose failure is the recorded finding")
 
     panels = (
         Panel(COMPOSITION, xlabel="single-concept accuracy ū (geometric mean)",
@@ -103,9 +106,10 @@ def read_out(params: ProductRuleParams, concept: np.ndarray, whole: np.ndarray,
     d, d_se = delay_fractions(concept, whole, classes, steps, params.delay_levels)
     u, big_p = np.array(params.levels), np.array(params.delay_levels)
     orders = list(enumerate(_orders(params)))
+    units = concept.shape[0]  # independent networks (delete-one jackknife over them)
     return Series.from_curves(
-        [Curve(COMPOSITION, _curve_name(m), u, y[i], se[i]) for i, m in orders]
-        + [Curve(DELAY, _curve_name(m), big_p, d[i], d_se[i]) for i, m in orders])
+        [Curve(COMPOSITION, _curve_name(m), u, y[i], se[i], units) for i, m in orders]
+        + [Curve(DELAY, _curve_name(m), big_p, d[i], d_se[i], units) for i, m in orders])
 
 
 def single_concept_curves(concept: np.ndarray, classes: np.ndarray) -> np.ndarray:

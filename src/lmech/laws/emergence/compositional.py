@@ -110,12 +110,11 @@ class Compositional(AbstractProductRule):
         "product of its single-concept accuracies (u^m), and it lags its concepts by the "
         "delay that product predicts, not learned like a single concept."
     )
-    source = ("Okawa, Lubana, Dick & Tanaka, NeurIPS 2023 (arXiv:2310.09336), §4; "
-              "THEORY.md §5")
-    finding = ("REFUTED at quick (seeds 0–2, z 6.0–7.7 vs 3.59): dropout couples the concepts "
-               "positively, so compositions beat u^m by up to 2.2 points near u = 0.7–0.9 "
-               "and show 94–100 % of the predicted delay, while staying ≈ 260 s.e. from "
-               "the foil.")
+    source = "Okawa, Lubana, Dick & Tanaka, NeurIPS 2023 (arXiv:2310.09336), §4"
+    finding = ("Dropout couples the concepts positively: compositions beat u^m by up to about "
+               "2 points near u = 0.7–0.9, while the delay is 94–100 % of the product's and "
+               "the foil is far off.")
+    expected = "REFUTED"
     Params = CompositionalParams
     budgets = {
         "smoke": dict(n_concepts=3, dim=8, width=16, steps=2500, record_every=10,

@@ -35,7 +35,16 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws.init._moments import (
     grouped_jackknife,
     one_minus_correlation,
@@ -51,6 +60,7 @@ from lmech.theory import (
 
 OFF = "off criticality: tanh, C_W=1.5, C_b=0.2"
 AT = "at criticality: ReLU, C_W=2, C_b=0"
+JACKKNIFE_GROUPS = 40  # groups of networks: the units behind each standard error
 NETWORKS = ((OFF, "tanh", 1.5, 0.2), (AT, "relu", 2.0, 0.0))
 FLOAT32 = 1e-6
 
@@ -82,6 +92,9 @@ class Criticality(AbstractLaw):
              "scale ξ⊥ = −1/ln χ⊥, off criticality, and as a power law at criticality.")
     source = "Roberts, Yaida & Hanin, PDLT (arXiv:2106.10165), §5.1–5.2; Schoenholz et al. 2017"
     pillar = Pillar.LIMITS
+    tolerance_basis = ToleranceBasis.computed(
+        "the O(1/n) shift of 1 − ρ from the finite-width pair kernel, times (1 + κ) for the "
+        "O(1/n²) terms, plus float32 sampling")
     Params = CriticalityParams
     budgets = {
         "smoke": dict(width=128, depth=8, members=400),
@@ -142,9 +155,10 @@ class Criticality(AbstractLaw):
                 z = z.cpu().double()
                 per_net = [(z[:, 0] ** 2).mean(-1).numpy(), (z[:, 1] ** 2).mean(-1).numpy(),
                            ((z[:, 0] - z[:, 1]) ** 2).mean(-1).numpy()]
-                value, err = grouped_jackknife(one_minus_correlation, per_net)
+                value, err = grouped_jackknife(one_minus_correlation, per_net,
+                                               groups=JACKKNIFE_GROUPS)
                 y.append(value)
                 se.append(err)
-            curves.append(Curve(panel, "1 − ρ", layers, y, se))
+            curves.append(Curve(panel, "1 − ρ", layers, y, se, JACKKNIFE_GROUPS))
             progress((i + 1) / len(NETWORKS))
         return Series.from_curves(curves)

@@ -34,9 +34,18 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws.init._moments import kurtosis_and_stderr, layer_moments, sample
-from lmech.theory import excess_kurtosis, scale_invariant_excess_kurtosis
+from lmech.theory import excess_kurtosis, get_activation, scale_invariant_excess_kurtosis
 
 NETWORKS = (("relu", 2.0), ("tanh", 1.0))
 FLOAT32 = 1e-5  # float32 sampling: relative rounding of z⁴ moments ~1e-6, times κ + 3
@@ -53,8 +62,8 @@ class FiniteWidthKurtosisParams(LawParams):
 
 
 def predicted_kurtosis(name: str, c_w: float, depth: int, width: int) -> np.ndarray:
-    """κ^(1) … κ^(L): exact for ReLU, leading order in 1/n for tanh."""
-    if name == "relu":
+    """κ^(1) … κ^(L): exact for a scale-invariant σ (ReLU), leading order in 1/n else."""
+    if get_activation(name).slopes is not None:
         return scale_invariant_excess_kurtosis(name, depth, width)
     return excess_kurtosis(name, depth, width, c_w, 0.0, c_w)
 
@@ -65,6 +74,9 @@ class FiniteWidthKurtosis(AbstractLaw):
     source = ("Roberts, Yaida & Hanin, PDLT (arXiv:2106.10165), §4.3, §5.4; "
               "Hanin & Nica 2019")
     pillar = Pillar.LIMITS
+    tolerance_basis = ToleranceBasis.computed(
+        "the second-order term κ²/3 of the tanh expansion (zero for ReLU), plus float32 "
+        "sampling")
     Params = FiniteWidthKurtosisParams
     budgets = {
         "smoke": dict(widths=(32, 64), depth=6, members=3000),
@@ -111,5 +123,5 @@ class FiniteWidthKurtosis(AbstractLaw):
             progress((i + 1) / len(runs))
         layers = np.arange(2, params.depth + 1)
         return Series.from_curves([
-            Curve(_panel(name), f"n={n}", layers / n, *results[name, n])
+            Curve(_panel(name), f"n={n}", layers / n, *results[name, n], params.members)
             for name, _ in NETWORKS for n in params.widths])

@@ -30,7 +30,16 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws.init._moments import layer_moments, mean_and_stderr, pair_inputs, sample
 from lmech.theory import (
     excess_kurtosis,
@@ -64,6 +73,9 @@ class KernelRecursion(AbstractLaw):
              "infinite-width kernel recursion K' = C_b + C_W<σσ>_K, within its 1/n shift.")
     source = "Roberts, Yaida & Hanin, PDLT (arXiv:2106.10165), eq. 4.118; Lee et al. 2018"
     pillar = Pillar.LIMITS
+    tolerance_basis = ToleranceBasis.computed(
+        "the finite-width 1/n shift of the kernel, computed, times (1 + κ) for the O(1/n²) "
+        "terms")
     Params = KernelRecursionParams
     budgets = {
         "smoke": dict(networks=(("tanh", 1.0, 0.0), ("relu", 2.0, 0.0)), width=32, depth=4,
@@ -122,8 +134,9 @@ class KernelRecursion(AbstractLaw):
             stats = [layer_moments(z.cpu()) for z in zs]
             var = [mean_and_stderr(s["zz"]) for s in stats]
             cov = [mean_and_stderr(s["zw"]) for s in stats]
-            curves.append(Curve(VARIANCE, name, layers, [v[0] for v in var], [v[1] for v in var]))
+            curves.append(Curve(VARIANCE, name, layers, [v[0] for v in var], [v[1] for v in var],
+                                params.members))
             curves.append(Curve(COVARIANCE, name, layers, [c[0] for c in cov],
-                                [c[1] for c in cov]))
+                                [c[1] for c in cov], params.members))
             progress((i + 1) / len(params.networks))
         return Series.from_curves(curves)

@@ -34,7 +34,16 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws.init._moments import kurtosis_and_stderr, layer_moments, sample
 from lmech.theory import (
     critical_point,
@@ -81,6 +90,9 @@ class Universality(AbstractLaw):
              "normalised vertex V/K² (K*=0 class: → 2l/3; scale-invariant: c·(l − 1)).")
     source = "Roberts, Yaida & Hanin, PDLT (arXiv:2106.10165), §5.3–5.4"
     pillar = Pillar.UNIVERSAL
+    tolerance_basis = ToleranceBasis.computed(
+        "each member's non-universal terms, computed from its own leading-order vertex "
+        "recursion")
     Params = UniversalityParams
     budgets = {
         "smoke": dict(width=128, depth=8, members=2000),
@@ -150,5 +162,6 @@ class Universality(AbstractLaw):
             progress((i + 1) / len(runs))
         layers = np.arange(2, params.depth + 1)
         return Series.from_curves([
-            Curve(panel, name, layers, results[panel, name][:, 0], results[panel, name][:, 1])
+            Curve(panel, name, layers, results[panel, name][:, 0], results[panel, name][:, 1],
+                  params.members)
             for panel, name, _ in runs])

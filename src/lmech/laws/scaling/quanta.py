@@ -60,7 +60,16 @@ from pydantic import Field, model_validator
 
 from lmech.ensemble import Adam, init_ensemble, member_seed
 from lmech.errors import LmechError
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws._threads import single_thread
 from lmech.models import MLPConfig
 from lmech.tasks import multitask_sparse_parity
@@ -113,6 +122,9 @@ class Quanta(AbstractLaw):
     source = ("Michaud, Liu, Girit & Tegmark, NeurIPS 2023 (arXiv:2303.13506), §3 eqs. 1–4, "
               "§4")
     pillar = Pillar.SIMPLE_LAWS
+    tolerance_basis = ToleranceBasis.computed(
+        "the record grid's resolution on the time exponent; the gap between a staircase and "
+        "exponential relaxation on the error exponent")
     Params = QuantaParams
     budgets = {
         "smoke": dict(n_tasks=16, n_bits=12, width=64, members=16, steps=1500, lr=0.02,
@@ -157,13 +169,15 @@ class Quanta(AbstractLaw):
             times.append(_time_exponents(t, p, params.window[1], steps[-1]))
             errors.append(_error_exponents(acc, steps, p, params))
         return _series(params, [x.mean() for x in times], [x.mean() for x in errors],
-                       [_se(x) for x in times], [_se(x) for x in errors])
+                       [_se(x) for x in times], [_se(x) for x in errors],
+                       ([x.size for x in times], [x.size for x in errors]))
 
 
-def _series(params, time_y, error_y, time_se=None, error_se=None) -> Series:
+def _series(params, time_y, error_y, time_se=None, error_se=None, units=(None, None)
+            ) -> Series:
     x = params.zipf_exponents
-    return Series.from_curves([Curve(TIME, "subtasks", x, time_y, time_se),
-                               Curve(ERROR, "test error", x, error_y, error_se)])
+    return Series.from_curves([Curve(TIME, "subtasks", x, time_y, time_se, units[0]),
+                               Curve(ERROR, "test error", x, error_y, error_se, units[1])])
 
 
 def _se(x: np.ndarray) -> float:

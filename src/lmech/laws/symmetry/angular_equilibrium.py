@@ -46,7 +46,16 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws._threads import single_thread
 from lmech.laws.symmetry._train_ensemble import train_angles
 from lmech.theory.noether import equilibrium_angular_update, oscillator_coefficients
@@ -65,7 +74,7 @@ class AngularParams(LawParams):
     batch: int = Field(32, ge=4, le=1797, description="minibatch size")
     burn_in: float = Field(6.0, gt=0, description="burn-in length, in units of 1/r")
     window: float = Field(10.0, gt=0, description="measured window, in units of 1/r")
-    n_seeds: int = Field(4, ge=2, le=64, description="independent networks per setting")
+    n_seeds: int = Field(8, ge=2, le=64, description="independent networks per setting")
 
     @model_validator(mode="after")
     def _valid(self) -> AngularParams:
@@ -84,6 +93,9 @@ class AngularEquilibrium(AbstractLaw):
     source = ("Kunin et al., ICLR 2021 (arXiv:2012.04728), §5; Tanaka & Kunin, NeurIPS 2021 "
               "(arXiv:2105.02716)")
     pillar = Pillar.HYPERPARAMETERS
+    tolerance_basis = ToleranceBasis.computed(
+        "the window's boundary terms of the exact norm recursion, with the equilibrium drift "
+        "checked on every run")
     Params = AngularParams
     budgets = {
         "smoke": dict(lrs=(0.4,), weight_decays=(0.04, 0.16), momenta=(0.0, 0.9),
@@ -155,7 +167,7 @@ class AngularEquilibrium(AbstractLaw):
                 vals = angles[rows, layer]
                 ys.append(vals.mean())
                 ses.append(vals.std(ddof=1) / np.sqrt(len(vals)))
-            curves.append(Curve(PANEL, name, params.lrs, ys, ses))
+            curves.append(Curve(PANEL, name, params.lrs, ys, ses, params.n_seeds))
         return Series.from_curves(curves)
 
 

@@ -32,7 +32,17 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    Kind,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws._threads import single_thread
 from lmech.laws.symmetry._nets import (
     build,
@@ -67,6 +77,10 @@ class Rescale(AbstractLaw):
              "at finite learning rate.")
     source = "Kunin et al., Neural Mechanics, ICLR 2021 (arXiv:2012.04728), §5"
     pillar = Pillar.SOLVABLE
+    kind = Kind.IDENTITY  # the prediction is fed the measured gradient norms
+    tolerance_basis = ToleranceBasis.computed(
+        "float64 rounding accumulated over K steps, divided by a source of at least 1e-6 of "
+        "the charge")
     Params = RescaleParams
     budgets = {
         "smoke": dict(steps=12, n_seeds=2, n_points=3, n_train=64, width=16),
@@ -111,7 +125,7 @@ class Rescale(AbstractLaw):
                 fractions.append(source_fraction(rec[rec.step.isin(steps)]))
                 progress((r * params.n_seeds + s + 1) / (3 * params.n_seeds))
             mean, se = mean_and_stderr(np.array(fractions))
-            curves.append(Curve(PANEL, regime, steps, mean, se))
+            curves.append(Curve(PANEL, regime, steps, mean, se, params.n_seeds))
         return Series.from_curves(curves)
 
 

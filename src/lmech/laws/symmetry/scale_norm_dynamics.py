@@ -4,7 +4,7 @@ Experiment. A small CNN with BatchNorm (conv → BN → ReLU → pool → conv �
 mean → linear, float64) is trained on scikit-learn's digits under three optimisers:
 full-batch gradient descent (on the first `n_train` images), minibatch SGD with weight
 decay, and heavy-ball SGD with weight decay (at learning rate η(1 − β), so its effective
-step matches the others). `lmech.symmetry.detect` finds the
+step matches the others). `lmech.measure.detect` finds the
 scale-invariant groups (each conv's weight and bias, which feed a BatchNorm), and a
 `NoetherTracker` records each group's squared norm Q = ‖θ_A‖² with the gradient or
 momentum norms the prediction needs.
@@ -37,7 +37,17 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    Kind,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws._threads import single_thread
 from lmech.laws.symmetry._nets import (
     DigitsCNN,
@@ -70,6 +80,9 @@ class ScaleNormDynamics(AbstractLaw):
              "conservation of gradient flow.")
     source = "Kunin et al., Neural Mechanics, ICLR 2021 (arXiv:2012.04728), §5"
     pillar = Pillar.SOLVABLE
+    kind = Kind.IDENTITY  # ⟨g, θ⟩ = 0 by scale invariance: bookkeeping
+    tolerance_basis = ToleranceBasis.computed(
+        "float64 rounding accumulated over K steps, divided by the η² source")
     Params = ScaleNormParams
     budgets = {
         "smoke": dict(steps=12, n_seeds=2, n_points=3, n_train=64),
@@ -115,7 +128,7 @@ class ScaleNormDynamics(AbstractLaw):
                                   for g in ("conv1", "conv2")])
                 progress((r * params.n_seeds + s + 1) / (3 * params.n_seeds))
             mean, se = mean_and_stderr(np.array(fractions))
-            curves += [Curve(PANEL, f"{regime}: {g}", steps, mean[i], se[i])
+            curves += [Curve(PANEL, f"{regime}: {g}", steps, mean[i], se[i], params.n_seeds)
                        for i, g in enumerate(("conv1", "conv2"))]
         return Series.from_curves(curves)
 

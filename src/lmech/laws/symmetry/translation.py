@@ -33,7 +33,17 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from lmech.laws import AbstractLaw, Curve, LawParams, Panel, Pillar, Progress, Series
+from lmech.laws import (
+    AbstractLaw,
+    Curve,
+    Kind,
+    LawParams,
+    Panel,
+    Pillar,
+    Progress,
+    Series,
+    ToleranceBasis,
+)
 from lmech.laws._threads import single_thread
 from lmech.laws.symmetry._nets import (
     build,
@@ -66,6 +76,9 @@ class Translation(AbstractLaw):
              "with momentum).")
     source = "Kunin et al., Neural Mechanics, ICLR 2021 (arXiv:2012.04728), §5"
     pillar = Pillar.SOLVABLE
+    kind = Kind.IDENTITY  # the summed logit parameters ignore the gradient exactly
+    tolerance_basis = ToleranceBasis.computed(
+        "float64 rounding of the gradient's sum and of each step over K steps")
     Params = TranslationParams
     budgets = {
         "smoke": dict(steps=20, n_seeds=2, n_points=4, width=16, weight_decay=0.2),
@@ -115,7 +128,7 @@ class Translation(AbstractLaw):
                 ratios.append(x.loc[steps].to_numpy() / x.loc[0])
                 progress((r * params.n_seeds + s + 1) / (3 * params.n_seeds))
             mean, se = mean_and_stderr(np.array(ratios))
-            curves.append(Curve(PANEL, regime, steps, mean, se))
+            curves.append(Curve(PANEL, regime, steps, mean, se, params.n_seeds))
         return Series.from_curves(curves)
 
 
