@@ -6,6 +6,7 @@ They live outside ``lmech.laws`` so the registry never finds them.
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from pydantic import Field
@@ -104,3 +105,19 @@ class BlockingLaw(_Line, AbstractLaw):
         print("STARTED fake.blocking", flush=True)
         threading.Event().wait()
         raise AssertionError("unreachable")
+
+
+class SlowLaw(_Line, AbstractLaw):
+    """A correct law whose measurement takes `SLOW_SECONDS`: lets two runs interleave."""
+
+    name = "fake.slow"
+
+    def predict(self, params):
+        return self._series(params, params.slope * self._x(params))
+
+    def measure(self, params, seed, *, device="cpu", progress=lambda f: None):
+        time.sleep(SLOW_SECONDS)
+        return super().measure(params, seed, device=device, progress=progress)
+
+
+SLOW_SECONDS = 0.3

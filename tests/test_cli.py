@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-import lmech.cli
+import lmech.laws
 from fake_laws import CorrectLaw, RaisingLaw, WrongLaw
 from lmech.cli import app, parse_overrides
 from lmech.run import Store
@@ -45,7 +45,7 @@ def test_verify_smoke_writes_store_and_report(tmp_path) -> None:
 def test_exit_status_follows_the_verdicts(tmp_path, monkeypatch) -> None:
     for laws, status in (([CorrectLaw()], 0), ([CorrectLaw(), WrongLaw()], 1),
                          ([RaisingLaw()], 1)):
-        monkeypatch.setattr(lmech.cli, "select_laws", lambda names, laws=laws: laws)
+        monkeypatch.setattr(lmech.laws, "select_laws", lambda names, laws=laws: laws)
         result = runner.invoke(app, ["verify", "--budget", "smoke", "--out", str(tmp_path),
                                      "--no-report"])
         assert result.exit_code == status, result.output
@@ -103,7 +103,7 @@ def test_tables_fit_80_columns(tmp_path, monkeypatch) -> None:
     a number (rich marks a cut cell with '…')."""
     narrow = CliRunner(env={"COLUMNS": "80"})
     laws = [CorrectLaw(), WrongLaw(), RaisingLaw()]
-    monkeypatch.setattr(lmech.cli, "select_laws", lambda names: laws)
+    monkeypatch.setattr(lmech.laws, "select_laws", lambda names: laws)
     result = narrow.invoke(app, ["verify", "--budget", "smoke", "--out", str(tmp_path),
                                  "--no-report"])
     assert result.exit_code == 1

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from lmech.run import Store
@@ -64,4 +65,9 @@ def test_killed_run_keeps_finished_laws(tmp_path: Path, sig: signal.Signals) -> 
         assert status == "interrupted"
     else:
         assert proc.returncode == -signal.SIGKILL
-        assert status == "running"  # killed outright: no chance to mark it
+        # killed outright, it had no chance to mark itself; its process is gone, so it
+        # reads as interrupted, never as running
+        assert status == "interrupted"
+        raw = duckdb.connect(str(store.path), read_only=True).execute(
+            "SELECT status FROM runs").fetchone()[0]
+        assert raw == "running"

@@ -94,8 +94,8 @@ def test_record_is_all_or_nothing(tmp_path, monkeypatch) -> None:
         frame.loc[len(frame) // 2, "kind"] = None  # violates NOT NULL mid-insert
         return frame
 
-    real = store_module._points_frame
-    monkeypatch.setattr(store_module, "_points_frame", broken)
+    real = store_module.points_frame
+    monkeypatch.setattr(store_module, "points_frame", broken)
     with pytest.raises(duckdb.Error):
         store.record(summary.run_id, summary.results[0].__class__(
             **{**summary.results[0].__dict__, "law": "fake.other"}))

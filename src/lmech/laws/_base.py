@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -12,7 +13,9 @@ import numpy as np
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
+from lmech.budgets import BUDGETS
 from lmech.errors import LmechError
+from lmech.laws._arguments import check_device, check_seed
 from lmech.laws._series import Series
 
 __all__ = [
@@ -26,9 +29,6 @@ __all__ = [
     "ToleranceBasis",
 ]
 
-BUDGETS = ("smoke", "quick", "full")
-"""Named budgets: `smoke` for tests (seconds), `quick` the default run (about a minute at
-most on two CPU cores), `full` for publication-grade statistics."""
 
 Progress = Callable[[float], None]
 """A callback a law's `measure` calls with the fraction of its work done, in [0, 1]."""
@@ -84,9 +84,10 @@ class ToleranceBasis:
 
 
 class LawParams(BaseModel):
-    """Base of every law's parameters: validated, frozen, unknown keys refused."""
+    """Base of every law's parameters: validated, frozen, unknown keys refused, and no NaN
+    or infinity where a number is expected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,11 @@ class AbstractLaw(abc.ABC):
     Params: ClassVar[type[LawParams]]
     budgets: ClassVar[Mapping[str, Mapping[str, Any]]]
     panels: ClassVar[tuple[Panel, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "measure" in cls.__dict__:
+            cls.measure = _checked_measure(cls.__dict__["measure"])
 
     @property
     def name(self) -> str:
@@ -202,9 +208,33 @@ class AbstractLaw(abc.ABC):
             raise LmechError(_describe_validation_error(self.name, err)) from None
 
 
+def _checked_measure(measure: Callable) -> Callable:
+    """`measure` with its seed, device and progress checked first (every law's contract)."""
+    if getattr(measure, "_lmech_checked", False):
+        return measure
+
+    @functools.wraps(measure)
+    def checked(self, params, seed, *args, device="cpu", progress=_noop_progress, **kwargs):
+        check_seed(seed)
+        check_device(device)
+        if not callable(progress):
+            raise LmechError(f"progress must be a callable taking a fraction, got {progress!r}")
+        if not isinstance(params, self.Params):
+            raise LmechError(f"{self.name}: params must come from law.parameters(...), got "
+                             f"{type(params).__name__}")
+        return measure(self, params, seed, *args, device=device, progress=progress, **kwargs)
+
+    checked._lmech_checked = True
+    return checked
+
+
 def _describe_validation_error(law: str, err: pydantic.ValidationError) -> str:
     parts = []
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "parameters"
-        parts.append(f"{law}: parameter '{where}': {e['msg']} (got {e.get('input')!r})")
+        message = e["msg"].removeprefix("Value error, ")
+        if e["loc"]:  # a field: name it and the value it got
+            where = ".".join(str(p) for p in e["loc"])
+            parts.append(f"{law}: parameter '{where}': {message} (got {e.get('input')!r})")
+        else:  # a check across fields: its message names them
+            parts.append(f"{law}: {message}")
     return "; ".join(parts)

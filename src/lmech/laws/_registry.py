@@ -42,7 +42,7 @@ def _checked(law: AbstractLaw) -> AbstractLaw:
     return law
 
 
-def select_laws(patterns: list[str] | None = None) -> list[AbstractLaw]:
+def select_laws(patterns: list[str] | str | None = None) -> list[AbstractLaw]:
     """Laws named by `patterns` (all laws when empty): a pattern that is a law's whole name
     selects that law alone, any other pattern every law whose name starts with it.
 
@@ -50,9 +50,15 @@ def select_laws(patterns: list[str] | None = None) -> list[AbstractLaw]:
         LmechError: a pattern matches no law; the message lists the closest names.
     """
     laws = all_laws()
-    if not patterns:
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    if patterns is None or (not isinstance(patterns, str) and len(patterns) == 0):
         return list(laws)
     names = [law.name for law in laws]
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise LmechError(f"a law name must be a non-empty string, got {pattern!r}; "
+                             "leave the names out to select every law")
     chosen: dict[str, AbstractLaw] = {}
     for pattern in patterns:
         hits = ([law for law in laws if law.name == pattern]
@@ -68,6 +74,8 @@ def select_laws(patterns: list[str] | None = None) -> list[AbstractLaw]:
 
 def get_law(name: str) -> AbstractLaw:
     """The one law named exactly `name` (or the only one it is a prefix of)."""
+    if not isinstance(name, str):
+        raise LmechError(f"a law name must be a string, got {name!r}")
     hits = select_laws([name])
     exact = [law for law in hits if law.name == name]
     if exact:

@@ -20,6 +20,7 @@ import torch
 import lmech
 from lmech.errors import LmechError
 from lmech.laws import AbstractLaw
+from lmech.laws._arguments import check_device, check_seed
 from lmech.run.store import LawResult, RunInfo, Store
 from lmech.run.verdict import MIN_UNITS, Outcome, judge
 
@@ -33,14 +34,21 @@ class Observer(Protocol):
     def law_progress(self, law: AbstractLaw, fraction: float) -> None: ...
     def law_finished(self, law: AbstractLaw, result: LawResult) -> None: ...
 
+    # Optional: ``store_waiting(holder: str) -> None``, told when a write has waited a
+    # second for another process's lock on the store.
+
 
 @dataclass(frozen=True)
 class RunSummary:
-    """A finished `verify`: its run id, the store, and every law's result."""
+    """A finished `verify`: its run id, the store, every law's result, the sidecar files
+    of results the store could not take (`kept`), and how many kept results of earlier
+    runs were merged into the store first (`merged`)."""
 
     run_id: str
     store: Store
     results: tuple[LawResult, ...]
+    kept: tuple[Path, ...] = ()
+    merged: int = 0
 
     @property
     def unexpected(self) -> tuple[LawResult, ...]:
@@ -175,13 +183,19 @@ def verify(
 ) -> RunSummary:
     """Run `laws` and commit each one's result to the store in `out` as it finishes.
 
-    Parameters are validated and the output directory checked before any law runs, so a
-    mistake costs nothing. On Ctrl-C the run is marked interrupted and every law finished
-    before it stays in the store.
+    Everything that can be checked is checked before any law runs, so a mistake costs
+    nothing: the laws, budget, seed, device, parameters and overrides, the output
+    directory, and the store itself (a damaged store is named, with the way out). Results
+    kept beside the store by an earlier run are merged first. A result that cannot be
+    written is kept beside the store (`RunSummary.kept`), never dropped. On Ctrl-C the run
+    is marked interrupted and every law finished before it stays in the store.
 
     Raises:
-        LmechError: bad budget, parameter or override, or `out` is not writable.
+        LmechError: a bad argument, an unwritable `out`, or a damaged store.
     """
+    laws = _check_laws(laws)
+    check_seed(seed)
+    check_device(device)
     params = resolve_parameters(laws, budget, overrides)
     for law in laws:
         if seed in law.tolerance_basis.pilot_seeds:
@@ -189,7 +203,10 @@ def verify(
                 f"{law.name}: seed {seed} is one of its pilot seeds (its tolerance was "
                 "declared from them); choose another --seed"
             )
-    store = Store(_writable_directory(Path(out)))
+    waiting = getattr(observer, "store_waiting", None)
+    store = Store(_writable_directory(Path(out)), waiting=waiting)
+    store.check()
+    merged = store.merge_pending()
     info = RunInfo(
         run_id=uuid.uuid4().hex[:12],
         started_at=datetime.now(),
@@ -203,7 +220,7 @@ def verify(
         command=command,
     )
     store.start_run(info)
-    results = []
+    results, kept = [], []
     status = "interrupted"
     try:
         for law in laws:
@@ -213,14 +230,31 @@ def verify(
                 law, params[law.name], budget=budget, seed=seed, device=device,
                 observer=observer,
             )
-            store.record(info.run_id, result)
+            sidecar = store.record(info.run_id, result)
+            if sidecar is not None:
+                kept.append(sidecar)
             results.append(result)
             if observer is not None:
                 observer.law_finished(law, result)
         status = "finished"
     finally:
-        store.finish_run(info.run_id, status)
-    return RunSummary(info.run_id, store, tuple(results))
+        sidecar = store.finish_run(info.run_id, status)
+        if sidecar is not None:
+            kept.append(sidecar)
+    return RunSummary(info.run_id, store, tuple(results), tuple(kept), merged)
+
+
+def _check_laws(laws: Any) -> list[AbstractLaw]:
+    if isinstance(laws, (str, bytes)) or not isinstance(laws, Sequence | tuple | list):
+        raise LmechError("laws must be a list of laws, e.g. select_laws(['init.']); "
+                         f"got {type(laws).__name__}")
+    bad = [x for x in laws if not isinstance(x, AbstractLaw)]
+    if bad:
+        raise LmechError(f"laws must be law objects (use select_laws(names) or get_law(name)), "
+                         f"got {bad[0]!r}")
+    if not laws:
+        raise LmechError("no laws to run")
+    return list(laws)
 
 
 def _writable_directory(path: Path) -> Path:

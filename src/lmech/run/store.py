@@ -1,24 +1,17 @@
 """The embedded DuckDB store: one file of runs, results and points, readable without lmech.
 
-Tables (``DIR/lmech.duckdb``):
+The tables are described in `lmech.run.schema`. Nothing computed is lost:
 
-- ``runs``: one row per ``lmech verify``: run_id, started_at, finished_at, status
-  (running | finished | interrupted), lmech_version, git_revision, torch_version,
-  python_version, device, budget, seed, command.
-- ``results``: one row per law per run: identity (law, claim, source, pillar, kind),
-  params (JSON), verdict, the expected outcome, the tolerance's basis, and the verdict's
-  statistics (`lmech.run.Verdict`: reason, band reach, p-values, detectable deviation,
-  gap to the foil, units …), panels (JSON), error (traceback), seconds.
-- ``points``: every point a law produced: run_id, law, kind (prediction | measurement |
-  foil), panel, curve, x, y, stderr, units, tolerance (prediction rows only).
-
-A store written by an older lmech opens as it is: the columns added since are added to
-it, NULL in its old rows.
-
-Each law's result and points are written in one transaction, with a fresh connection
-that is closed straight after, so a crash or Ctrl-C never loses a finished law and never
-leaves half of one; DuckDB's write-ahead log replays a transaction committed just before
-a kill when the file is next opened.
+- each law's result and points are written in one transaction, on a connection opened
+  for it and closed straight after, so a crash or Ctrl-C loses at most the law in flight
+  and never leaves half of one;
+- every connection is taken under the store's writer lock (`lmech.run.writer_lock`), so
+  concurrent runs on one directory take turns instead of failing;
+- a result that cannot be written is kept beside the store (`lmech.run.pending`) and
+  merged by the next run;
+- a damaged store is found before any law runs (`Store.check`) and named, with the way
+  out (`lmech store repair`);
+- a run whose process has gone reads as ``interrupted``, not ``running``.
 
 Read it without lmech::
 
@@ -28,234 +21,198 @@ Read it without lmech::
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+import os
+import socket
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from lmech.errors import LmechError
-from lmech.laws import Panel, Series
-from lmech.run.verdict import Outcome, Verdict
+from lmech.run.pending import PendingResults
+from lmech.run.schema import (
+    SCHEMA,
+    LawResult,
+    RunInfo,
+    has_tables,
+    points_frame,
+    result_row,
+)
+from lmech.run.writer_lock import LockTimeout, WriterLock
 
-__all__ = ["STORE_FILE", "LawResult", "RunInfo", "Store"]
+__all__ = ["STORE_FILE", "LawResult", "RunInfo", "Store", "StoreDamaged"]
 
 STORE_FILE = "lmech.duckdb"
-
-_RUN_COLUMNS = {
-    "run_id": "VARCHAR PRIMARY KEY",
-    "started_at": "TIMESTAMP NOT NULL",
-    "finished_at": "TIMESTAMP",
-    "status": "VARCHAR NOT NULL",
-    "lmech_version": "VARCHAR",
-    "git_revision": "VARCHAR",
-    "torch_version": "VARCHAR",
-    "python_version": "VARCHAR",
-    "device": "VARCHAR",
-    "budget": "VARCHAR",
-    "seed": "BIGINT",
-    "command": "VARCHAR",
-}
-_RESULT_COLUMNS = {
-    "run_id": "VARCHAR NOT NULL",
-    "law": "VARCHAR NOT NULL",
-    "claim": "VARCHAR",
-    "source": "VARCHAR",
-    "pillar": "VARCHAR",
-    "kind": "VARCHAR",
-    "budget": "VARCHAR",
-    "seed": "BIGINT",
-    "params": "VARCHAR",
-    "verdict": "VARCHAR NOT NULL",
-    "expected": "VARCHAR",
-    "reason": "VARCHAR",
-    "tolerance_kind": "VARCHAR",
-    "tolerance_why": "VARCHAR",
-    "alpha": "DOUBLE",
-    "n_points": "INTEGER",
-    "min_units": "INTEGER",
-    "t_critical": "DOUBLE",
-    "agreement": "DOUBLE",
-    "agreement_p": "DOUBLE",
-    "refutation_p": "DOUBLE",
-    "worst_point": "VARCHAR",
-    "foil_p": "DOUBLE",
-    "foil_point": "VARCHAR",
-    "detectable": "DOUBLE",
-    "gap": "DOUBLE",
-    "power_ratio": "DOUBLE",
-    "weak": "BOOLEAN",
-    "power_point": "VARCHAR",
-    "deviation": "DOUBLE",
-    "relative_deviation": "DOUBLE",
-    "panels": "VARCHAR",
-    "error": "VARCHAR",
-    "seconds": "DOUBLE",
-    "finished_at": "TIMESTAMP NOT NULL",
-}
-_POINT_COLUMNS = {
-    "run_id": "VARCHAR NOT NULL",
-    "law": "VARCHAR NOT NULL",
-    "kind": "VARCHAR NOT NULL",
-    "panel": "VARCHAR NOT NULL",
-    "curve": "VARCHAR NOT NULL",
-    "x": "DOUBLE",
-    "y": "DOUBLE",
-    "stderr": "DOUBLE",
-    "units": "INTEGER",
-    "tolerance": "DOUBLE",
-}
-_TABLES = {"runs": _RUN_COLUMNS, "results": _RESULT_COLUMNS, "points": _POINT_COLUMNS}
-_KEYS = {"results": ", PRIMARY KEY (run_id, law)"}
+TABLES = ("runs", "results", "points")
 
 
-def _schema() -> str:
-    """CREATE statements for a fresh store, then the migration of an older one: every
-    column added since is added to it (NULL in its old rows)."""
-    out = []
-    for table, columns in _TABLES.items():
-        body = ", ".join(f"{name} {kind}" for name, kind in columns.items())
-        out.append(f"CREATE TABLE IF NOT EXISTS {table} ({body}{_KEYS.get(table, '')});")
-        for name, kind in columns.items():
-            plain = kind.replace(" NOT NULL", "").replace(" PRIMARY KEY", "")
-            out.append(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {plain};")
-    return "\n".join(out)
+class StoreDamaged(LmechError):
+    """The store file cannot be read; the message says how to get out."""
 
 
-_SCHEMA = _schema()
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What identifies a run and the machine it ran on."""
-
-    run_id: str
-    started_at: datetime
-    lmech_version: str
-    git_revision: str | None
-    torch_version: str
-    python_version: str
-    device: str
-    budget: str
-    seed: int
-    command: str
-
-
-@dataclass(frozen=True)
-class LawResult:
-    """One law's outcome in one run, with everything needed to draw and re-judge it."""
-
-    law: str
-    claim: str
-    source: str
-    pillar: str
-    budget: str
-    seed: int
-    params: dict
-    outcome: Outcome
-    verdict: Verdict | None  # None when the law raised (ERROR)
-    panels: tuple[Panel, ...]
-    seconds: float
-    kind: str = "empirical"
-    expected: str = "CONFIRMED"
-    tolerance_kind: str = ""
-    tolerance_why: str = ""
-    prediction: Series | None = None
-    measurement: Series | None = None
-    foil: Series | None = None
-    tolerance: np.ndarray | None = None
-    error: str | None = None
+def _damaged(path: Path, err: Exception) -> StoreDamaged:
+    detail = " ".join(str(err).split())[:160]
+    return StoreDamaged(
+        f"the store {path} is damaged ({detail}); nothing was lost from this run. Move it "
+        f"aside, or run `lmech store repair --out {path.parent}` to copy its readable rows "
+        "into a fresh store"
+    )
 
 
 class Store:
-    """The DuckDB file ``lmech.duckdb`` in `directory`."""
+    """The DuckDB file ``lmech.duckdb`` in `directory`.
 
-    def __init__(self, directory: str | Path):
+    Args:
+        directory: where the store lives (created on first write).
+        waiting: called with a description of the other process when a connection has
+            waited a second for the writer lock.
+        lock_timeout: seconds to wait for the lock before a write goes to a sidecar.
+    """
+
+    def __init__(self, directory: str | Path, *, waiting: Callable[[str], None] | None = None,
+                 lock_timeout: float = 300.0) -> None:
         self.directory = Path(directory)
+        self.waiting = waiting
+        self.lock_timeout = lock_timeout
 
     @property
     def path(self) -> Path:
         return self.directory / STORE_FILE
 
+    @property
+    def pending(self) -> PendingResults:
+        return PendingResults(self.directory)
+
     @contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        lock = WriterLock(self.directory, self.lock_timeout, self.waiting)
+        with lock.hold(exclusive=not read_only):
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.Error as err:
+                raise _damaged(self.path, err) from None
+            try:
+                if not read_only:
+                    con.execute(SCHEMA)
+                yield con
+            finally:
+                con.close()
+
+    # --- health ---------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Read every row of every table; a store that cannot be read is named.
+
+        Raises:
+            StoreDamaged: the file is not a readable DuckDB store.
+        """
+        if not self.path.exists():
+            return
         try:
-            con = duckdb.connect(str(self.path), read_only=read_only)
+            with self._connect(read_only=True) as con:
+                names = {r[0] for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables").fetchall()}
+                for table in TABLES:
+                    if table in names:
+                        con.execute(f"SELECT * FROM {table}")
+                        while con.fetchmany(8192):
+                            pass
         except duckdb.Error as err:
-            raise LmechError(f"cannot open the store {self.path}: {err}") from None
-        try:
-            if not read_only:
-                con.execute(_SCHEMA)
-            yield con
-        finally:
-            con.close()
+            raise _damaged(self.path, err) from None
+
+    def merge_pending(self) -> int:
+        """Write the results kept beside the store into it; returns how many merged."""
+        merged = 0
+        for file, row, points in self.pending.results():
+            with self._connect() as con:
+                exists = con.execute("SELECT count(*) FROM results WHERE run_id = ? AND law = ?",
+                                     [row["run_id"], row["law"]]).fetchone()[0]
+                if not exists:
+                    _insert(con, row, points)
+            file.unlink()
+            merged += 1
+        for file, status in self.pending.run_statuses():
+            with self._connect() as con:
+                con.execute("UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                            [status["status"], status["finished_at"], status["run_id"]])
+            file.unlink()
+        return merged
+
+    # --- writing --------------------------------------------------------------------------
 
     def start_run(self, info: RunInfo) -> None:
-        row = asdict(info)
+        row = {**asdict(info), "status": "running", **_process_identity()}
         with self._connect() as con:
-            con.execute(
-                "INSERT INTO runs (run_id, started_at, status, lmech_version, git_revision, "
-                "torch_version, python_version, device, budget, seed, command) "
-                "VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
-                [row[k] for k in ("run_id", "started_at", "lmech_version", "git_revision",
-                                  "torch_version", "python_version", "device", "budget",
-                                  "seed", "command")],
-            )
+            con.execute(f"INSERT INTO runs ({', '.join(row)}) "
+                        f"VALUES ({', '.join(['?'] * len(row))})", list(row.values()))
 
-    def finish_run(self, run_id: str, status: str) -> None:
-        with self._connect() as con:
-            con.execute(
-                "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
-                [status, datetime.now(), run_id],
-            )
+    def finish_run(self, run_id: str, status: str) -> Path | None:
+        """Mark a run finished or interrupted; a status that cannot be written is kept in a
+        sidecar (returned) instead."""
+        now = datetime.now()
+        try:
+            with self._connect() as con:
+                con.execute("UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+                            [status, now, run_id])
+        except (LmechError, duckdb.Error, OSError, LockTimeout):
+            return self.pending.save_run_status(run_id, status, now)
+        return None
 
-    def record(self, run_id: str, result: LawResult) -> None:
-        """Write one law's result and all its points in a single transaction."""
-        row = _result_row(run_id, result)
-        points = _points_frame(run_id, result)
-        with self._connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(
-                    f"INSERT INTO results ({', '.join(row)}) "
-                    f"VALUES ({', '.join(['?'] * len(row))})", list(row.values()),
-                )
-                if len(points):
-                    con.register("new_points", points)
-                    con.execute(f"INSERT INTO points ({', '.join(points.columns)}) "
-                                f"SELECT * FROM new_points")
-                    con.unregister("new_points")
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+    def record(self, run_id: str, result: LawResult) -> Path | None:
+        """Write one law's result and all its points in a single transaction.
+
+        Returns None when written; when the store cannot take it (damaged, full disk,
+        locked past the timeout), the sidecar file that keeps it for the next run.
+        """
+        row = result_row(run_id, result)
+        points = points_frame(run_id, result)
+        try:
+            with self._connect() as con:
+                _insert(con, row, points)
+        except (LmechError, duckdb.IOException, duckdb.InternalException,
+                duckdb.FatalException, OSError, LockTimeout):
+            return self.pending.save_result(row, points)
+        return None
+
+    # --- reading --------------------------------------------------------------------------
 
     def _query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         if not self.path.exists():
             return pd.DataFrame()
-        with self._connect(read_only=True) as con:
-            if not _has_tables(con):
-                return pd.DataFrame()
-            return con.execute(sql, params or []).df()
+        try:
+            with self._connect(read_only=True) as con:
+                if not has_tables(con):
+                    return pd.DataFrame()
+                return con.execute(sql, params or []).df()
+        except (duckdb.IOException, duckdb.InternalException, duckdb.FatalException) as err:
+            raise _damaged(self.path, err) from None
+        except duckdb.Error as err:
+            if "checksum" in str(err).lower() or "corrupt" in str(err).lower():
+                raise _damaged(self.path, err) from None
+            raise
 
     def runs(self) -> pd.DataFrame:
-        """Every run, newest first."""
-        return self._query("SELECT * FROM runs ORDER BY started_at DESC")
+        """Every run, newest first; a ``running`` run whose process is gone reads as
+        ``interrupted``."""
+        runs = self._query("SELECT * FROM runs ORDER BY started_at DESC")
+        if len(runs):
+            runs["status"] = [_effective_status(r) for _, r in runs.iterrows()]
+        return runs
 
     def results(self, law: str | None = None) -> pd.DataFrame:
-        """Results (optionally of one law), newest first, with their run's metadata."""
-        where, params = ("WHERE r.law = ?", [law]) if law else ("", [])
-        return self._query(
-            "SELECT r.*, u.started_at, u.torch_version, u.device, u.lmech_version "
-            f"FROM results r JOIN runs u USING (run_id) {where} "
-            "ORDER BY r.finished_at DESC",
-            params,
-        )
+        """Results (optionally of one law), newest first, with their run's metadata and
+        its effective status (``run_status``)."""
+        where, params = ("WHERE law = ?", [law]) if law else ("", [])
+        frame = self._query(f"SELECT * FROM results {where} ORDER BY finished_at DESC", params)
+        if frame.empty:
+            return frame
+        runs = self.runs()[["run_id", "started_at", "torch_version", "device",
+                            "lmech_version", "status"]].rename(columns={"status": "run_status"})
+        return frame.merge(runs, on="run_id", how="left")
 
     def latest_results(self) -> pd.DataFrame:
         """The newest result of each law, sorted by law."""
@@ -271,52 +228,52 @@ class Store:
         )
 
 
-def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
-             .fetchall()}
-    return {"runs", "results", "points"} <= names
+def _insert(con: duckdb.DuckDBPyConnection, row: dict, points: pd.DataFrame) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"INSERT INTO results ({', '.join(row)}) "
+                    f"VALUES ({', '.join(['?'] * len(row))})", list(row.values()))
+        if len(points):
+            con.register("new_points", points)
+            con.execute(f"INSERT INTO points ({', '.join(points.columns)}) "
+                        "SELECT * FROM new_points")
+            con.unregister("new_points")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
-def _result_row(run_id: str, result: LawResult) -> dict:
-    """The ``results`` row of one law's result, by column name."""
-    stats = result.verdict.statistics() if result.verdict is not None else {}
-    stats.pop("outcome", None)
-    row = {
-        "run_id": run_id, "law": result.law, "claim": result.claim, "source": result.source,
-        "pillar": result.pillar, "kind": result.kind, "budget": result.budget,
-        "seed": result.seed, "params": json.dumps(result.params),
-        "verdict": result.outcome.value, "expected": result.expected,
-        "tolerance_kind": result.tolerance_kind, "tolerance_why": result.tolerance_why,
-        **{k: _plain(v) for k, v in stats.items() if k in _RESULT_COLUMNS and k != "kind"},
-        "panels": json.dumps([asdict(p) for p in result.panels]), "error": result.error,
-        "seconds": result.seconds, "finished_at": datetime.now(),
-    }
-    return row
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of process `pid` (Linux), telling a reused pid apart."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[19]  # field 22 of stat(5): starttime, in clock ticks after boot
 
 
-def _plain(value):
-    """NaN as NULL, so that SQL aggregates and readers see a missing value."""
-    return None if isinstance(value, float) and np.isnan(value) else value
+def _process_identity() -> dict:
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "process_start": _process_start(pid)}
 
 
-def _points_frame(run_id: str, result: LawResult) -> pd.DataFrame:
-    frames = []
-    for kind, series in (("prediction", result.prediction), ("measurement", result.measurement),
-                         ("foil", result.foil)):
-        if series is None:
-            continue
-        tol = (
-            result.tolerance
-            if kind == "prediction" and result.tolerance is not None
-            else np.full(len(series), np.nan)
-        )
-        frames.append(pd.DataFrame({
-            "run_id": run_id, "law": result.law, "kind": kind,
-            "panel": series.panel.astype(str), "curve": series.curve.astype(str),
-            "x": series.x, "y": series.y, "stderr": series.stderr,
-            "units": series.units.astype(np.int32),
-            "tolerance": np.asarray(tol, dtype=np.float64),
-        }))
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+def _effective_status(run: pd.Series) -> str:
+    """``interrupted`` for a ``running`` run whose process on this host is gone."""
+    status = run.get("status")
+    if status != "running":
+        return status
+    host, pid = run.get("host"), run.get("pid")
+    if host is None or pd.isna(pid) or host != socket.gethostname():
+        return status  # another machine, or an old store: we cannot tell
+    pid = int(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:
+        pass  # alive, owned by someone else
+    start = run.get("process_start")
+    if isinstance(start, str) and start and _process_start(pid) not in (None, start):
+        return "interrupted"  # the pid now belongs to another process
+    return status

@@ -191,7 +191,7 @@ def _no_store(tmp_path):
     ("garbage.parquet", [], "cannot read {tmp}/garbage.parquet as Parquet:"),
     ("runs.txt", [], "allowed are .csv, .parquet or an lmech store"),
     ("missing.csv", [], "no such file: {tmp}/missing.csv"),
-    (_corrupt_store, [], "cannot open the store {tmp}/store/lmech.duckdb"),
+    (_corrupt_store, [], "the store {tmp}/store/lmech.duckdb is damaged"),
     (_empty_store, [], "no measured points in {tmp}/store/lmech.duckdb"),
     (_no_store, [], "no lmech store at {tmp}/store (expected a directory holding lmech.duckdb)"),
     ("ragged.csv", ["--law", "x"], "law='x' selects points in an lmech store"),

@@ -28,8 +28,9 @@ Source: Roberts, Yaida & Hanin, *The Principles of Deep Learning Theory*
 from __future__ import annotations
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from lmech.errors import LmechError
 from lmech.laws import (
     AbstractLaw,
     Curve,
@@ -43,6 +44,7 @@ from lmech.laws import (
 from lmech.laws.init._moments import layer_moments, mean_and_stderr, pair_inputs, sample
 from lmech.theory import (
     excess_kurtosis,
+    get_activation,
     kernel_finite_width_shift_pair,
     kernel_recursion_gram,
 )
@@ -61,6 +63,18 @@ class KernelRecursionParams(LawParams):
     members: int = Field(4000, ge=10, description="random networks per family")
     q: float = Field(1.0, gt=0, description="input norm x·x/n₀")
     rho: float = Field(0.5, ge=-0.99, le=0.99, description="input correlation")
+
+    @model_validator(mode="after")
+    def _known_networks(self) -> KernelRecursionParams:
+        for name, c_w, c_b in self.networks:
+            try:
+                get_activation(name)  # an unknown name is refused here, before anything runs
+            except LmechError as err:
+                raise ValueError(str(err)) from None
+            if not (c_w > 0 and c_b >= 0):
+                raise ValueError(f"network {name!r}: need C_W > 0 and C_b >= 0, got "
+                                 f"C_W={c_w}, C_b={c_b}")
+        return self
 
 
 def _first_kernel(params, c_w: float, c_b: float) -> np.ndarray:
