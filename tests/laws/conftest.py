@@ -1,4 +1,5 @@
-"""One way to run a law's pieces in tests, cached for the session."""
+"""One way to run a law's pieces in tests, cached for the session (shared with the
+contract checks of `lmech.testing`, so a law's smoke run happens once per session)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from lmech.laws import AbstractLaw, Series
+from lmech.testing import smoke_run
 
 
 class LawRun(NamedTuple):
@@ -26,15 +28,9 @@ def law_run():
 
     Runs are cached by (law, budget, seed, overrides), so tests of one law share them.
     """
-    cache: dict[tuple, LawRun] = {}
 
     def run(law: AbstractLaw, seed: int, budget: str = "smoke", **overrides) -> LawRun:
-        key = (law.name, budget, seed, repr(sorted(overrides.items())))
-        if key not in cache:
-            params = law.parameters(budget, overrides)
-            prediction = law.predict(params)
-            cache[key] = LawRun(params, prediction, law.measure(params, seed),
-                                law.foil(params), law.tolerance(params, prediction))
-        return cache[key]
+        r = smoke_run(law, seed, budget, **overrides)
+        return LawRun(r.params, r.prediction, r.measurement, r.foil, r.tolerance)
 
     return run

@@ -9,6 +9,7 @@ import typer
 from lmech.cli.book import law_book_markdown, laws_command, report_command, show_command
 from lmech.cli.env import env_command
 from lmech.cli.store import store_app
+from lmech.cli.sweep import sweep_command
 from lmech.cli.tools import critical_command, scaling_app
 from lmech.cli.verify import parse_overrides, verify_command
 
@@ -20,8 +21,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 app.command("verify")(verify_command)
+app.command("sweep")(sweep_command)
 app.command("laws")(laws_command)
 app.command("show")(show_command)
 app.command("report")(report_command)

@@ -91,46 +91,65 @@ def _verdict_cell(outcome: str, expected: str) -> str:
     return f"[{style}]{outcome}[/{style}]{mark}"
 
 
-def results_tables(results: tuple[LawResult, ...]) -> list[Table]:
+def results_tables(results: tuple[LawResult, ...], label=None) -> list[Table]:
     """The verify tables, 80 columns wide: empirical laws, then identities.
 
     Empirical: agreement = the band reach (|m − h| + t·se)/tol at the worst point (≤ 1:
     shown inside every band); power = detectable deviation / gap to the foil on the weakest
     panel (> 0.5: weak); units = fewest independent units behind a point. Identities: the
     largest deviation as a fraction of the rounding tolerance. "!" marks an outcome the law
-    book does not expect.
+    book does not expect. `label(result)` names a row (default: the law's name).
     """
+    label = label or (lambda r: r.law)
     empirical = [r for r in results if r.kind != "identity"]
     identities = [r for r in results if r.kind == "identity"]
+    pooled = any(r.seeds for r in results)
     tables = []
     if empirical:
         table = Table(title="empirical laws", box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("law", overflow="fold")
-        for col in ("verdict", "agreement", "power", "units", "s"):
+        columns = ("verdict", "agreement", "power", "units", *(("seeds",) if pooled else ()),
+                   "s")
+        for col in columns:
             table.add_column(col, no_wrap=True, justify="left" if col == "verdict" else "right")
         for r in empirical:
             v = r.verdict
             power = "—" if v is None else fmt(v.power_ratio) + (" weak" if v.weak else "")
             table.add_row(
-                r.law, _verdict_cell(r.outcome.value, r.expected),
+                label(r), _verdict_cell(r.outcome.value, r.expected),
                 fmt(v.agreement) if v else "—", power, str(v.min_units) if v else "—",
-                f"{r.seconds:.1f}",
+                *((_seed_counts(r),) if pooled else ()), f"{r.seconds:.1f}",
             )
         tables.append(table)
     if identities:
         table = Table(title="identities (not evidence)", box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("law", overflow="fold")
-        for col in ("verdict", "deviation/tol", "relative", "s"):
+        columns = ("verdict", "deviation/tol", "relative", *(("seeds",) if pooled else ()),
+                   "s")
+        for col in columns:
             table.add_column(col, no_wrap=True, justify="left" if col == "verdict" else "right")
         for r in identities:
             v = r.verdict
             table.add_row(
-                r.law, _verdict_cell(r.outcome.value, r.expected),
+                label(r), _verdict_cell(r.outcome.value, r.expected),
                 fmt(v.deviation) if v else "—", fmt(v.relative_deviation) if v else "—",
-                f"{r.seconds:.1f}",
+                *((_seed_counts(r),) if pooled else ()), f"{r.seconds:.1f}",
             )
         tables.append(table)
     return tables
+
+
+_INITIAL = {"CONFIRMED": "C", "REFUTED": "R", "INCONCLUSIVE": "I", "ERROR": "E",
+            "IDENTITY HOLDS": "H", "IDENTITY BROKEN": "B"}
+
+
+def _seed_counts(result: LawResult) -> str:
+    """Per-seed outcomes of a pooled verdict, e.g. ``3C 1I`` (C confirmed, I inconclusive,
+    R refuted, E error, H holds, B broken)."""
+    counts = (result.spread or {}).get("outcomes", {})
+    if not counts:
+        return "1"
+    return " ".join(f"{n}{_INITIAL.get(k, '?')}" for k, n in sorted(counts.items()))
 
 
 def verify_command(
@@ -139,6 +158,18 @@ def verify_command(
     ] = None,
     budget: Annotated[str, typer.Option(help=f"One of {', '.join(BUDGETS)}.")] = "quick",
     seed: Annotated[int, typer.Option(help="Seed of every law's experiment.")] = 0,
+    seeds: Annotated[str | None, typer.Option(
+        help="Several seeds, e.g. 0:16 or 0,4,7: a verdict per seed and one pooled.")] = None,
+    backend: Annotated[str, typer.Option(help="local, or ray (pip install 'lmech[ray]').")
+                       ] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="Ray: host:port of a running cluster (default: start a local one).")] = None,
+    threads_per_task: Annotated[int | None, typer.Option(
+        help="torch threads per (law, seed) task (default: 1 on Ray, all cores locally).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(
+        help="Skip the (law, seed, budget, parameters) this lmech version already stored.")
+    ] = False,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a parameter: key=value (repeatable)."),
@@ -156,7 +187,7 @@ def verify_command(
 
     from lmech import laws as law_book
     from lmech.report import render_report
-    from lmech.run import verify
+    from lmech.run import parse_seeds, verify
 
     console = Console()
     try:
@@ -164,6 +195,9 @@ def verify_command(
             raise LmechError(f"unknown budget {budget!r}; allowed: {', '.join(BUDGETS)}")
         chosen = law_book.select_laws(laws)
         overrides = parse_overrides(set_)
+        if seeds is not None and seed != 0:
+            raise LmechError("give --seed or --seeds, not both")
+        run_seeds = parse_seeds(seeds) if seeds is not None else seed
         bars = Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(), console=console, transient=False,
@@ -171,9 +205,12 @@ def verify_command(
         observer = _ProgressObserver(bars, len(chosen), console)
         with bars if bars is not None else contextlib.nullcontext():
             summary = verify(
-                chosen, out=out, budget=budget, seed=seed, overrides=overrides, device=device,
-                observer=observer, command=" ".join(sys.argv),
+                chosen, out=out, budget=budget, seed=run_seeds, overrides=overrides,
+                device=device, observer=observer, command=" ".join(sys.argv),
+                backend=backend, address=address, threads=threads_per_task, resume=resume,
             )
+        if summary.resumed:
+            console.print(f"resumed: {summary.resumed} results taken from the store")
         if summary.merged:
             console.print(f"merged {summary.merged} results kept by earlier runs into the store")
         for table in results_tables(summary.results):

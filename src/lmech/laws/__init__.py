@@ -10,8 +10,9 @@ from lmech.laws._base import (
     Progress,
     ToleranceBasis,
 )
-from lmech.laws._registry import all_laws, get_law, select_laws
+from lmech.laws._registry import all_laws, find_law, get_law, law_source, select_laws
 from lmech.laws._series import Curve, Series
+from lmech.laws._user_laws import load_laws
 
 __all__ = [
     "BUDGETS",
@@ -25,6 +26,9 @@ __all__ = [
     "Series",
     "ToleranceBasis",
     "all_laws",
+    "find_law",
     "get_law",
+    "law_source",
+    "load_laws",
     "select_laws",
 ]

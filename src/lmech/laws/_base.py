@@ -150,10 +150,13 @@ class AbstractLaw(abc.ABC):
 
     @property
     def name(self) -> str:
-        """Dotted name: the module path below ``lmech.laws``."""
+        """Dotted name: the module path below ``lmech.laws`` for a law of the book; for a
+        user's law, ``module:ClassName`` (it can never shadow a law of the book)."""
         module = type(self).__module__
         prefix = "lmech.laws."
-        return module[len(prefix) :] if module.startswith(prefix) else module
+        if module.startswith(prefix):
+            return module[len(prefix):]
+        return f"{module}:{type(self).__qualname__}"
 
     @property
     def expected_outcome(self) -> str:

@@ -1,9 +1,11 @@
-"""Find laws by walking the `lmech.laws` package: no central list to edit."""
+"""Find laws by walking the `lmech.laws` package (no central list to edit), and the laws
+of users' files, modules and installed packages (`lmech.laws._user_laws`)."""
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 from functools import cache
@@ -11,7 +13,7 @@ from functools import cache
 from lmech.errors import LmechError
 from lmech.laws._base import BUDGETS, AbstractLaw
 
-__all__ = ["all_laws", "get_law", "select_laws"]
+__all__ = ["all_laws", "find_law", "get_law", "law_source", "select_laws"]
 
 
 @cache
@@ -31,38 +33,79 @@ def all_laws() -> tuple[AbstractLaw, ...]:
                 and cls.__module__ == module.__name__
                 and not inspect.isabstract(cls)
             ):
-                found.append(_checked(cls()))
+                found.append(checked(cls()))
     return tuple(sorted(found, key=lambda law: law.name))
 
 
-def _checked(law: AbstractLaw) -> AbstractLaw:
+def checked(law: AbstractLaw) -> AbstractLaw:
+    """`law`, once it declares every budget (a TypeError for the law's author otherwise)."""
     missing = [b for b in BUDGETS if b not in law.budgets]
     if missing:
         raise TypeError(f"law {law.name} declares no budget {', '.join(missing)}")
     return law
 
 
+_SOURCES: dict[str, str] = {}
+"""Where each law that is not lmech's own came from (its name → file or module)."""
+
+
+def law_source(law: AbstractLaw) -> str:
+    """"" for a law of lmech's book, else the file or module it was loaded from."""
+    return _SOURCES.get(law.name, "")
+
+
+def _known() -> list[AbstractLaw]:
+    """lmech's book and the laws installed packages publish."""
+    from lmech.laws._user_laws import entry_point_laws
+
+    published = []
+    for source, law in entry_point_laws():
+        _SOURCES[law.name] = source
+        published.append(law)
+    return [*all_laws(), *published]
+
+
+def _from_source(pattern: str) -> list[AbstractLaw] | None:
+    """The laws of a user's file or module named by `pattern`, or None if it names none."""
+    from lmech.laws._user_laws import is_law_source, load_laws
+
+    if not is_law_source(pattern):
+        try:
+            found = importlib.util.find_spec(pattern) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return None
+    laws = list(load_laws(pattern))
+    for law in laws:
+        _SOURCES[law.name] = pattern
+    return laws
+
+
 def select_laws(patterns: list[str] | str | None = None) -> list[AbstractLaw]:
-    """Laws named by `patterns` (all laws when empty): a pattern that is a law's whole name
-    selects that law alone, any other pattern every law whose name starts with it.
+    """Laws named by `patterns` (every law of the book when empty): a pattern that is a
+    law's whole name selects that law alone, any other pattern every law whose name starts
+    with it; a pattern naming a file of laws (``path/to/laws.py``) or an importable module
+    that is not a law's name selects every law defined there.
 
     Raises:
         LmechError: a pattern matches no law; the message lists the closest names.
     """
-    laws = all_laws()
     if isinstance(patterns, str):
         patterns = [patterns]
-    if patterns is None or (not isinstance(patterns, str) and len(patterns) == 0):
-        return list(laws)
-    names = [law.name for law in laws]
+    if patterns is None or len(patterns) == 0:
+        return list(all_laws())
     for pattern in patterns:
         if not isinstance(pattern, str) or not pattern.strip():
             raise LmechError(f"a law name must be a non-empty string, got {pattern!r}; "
                              "leave the names out to select every law")
+    laws = _known()
+    names = [law.name for law in laws]
     chosen: dict[str, AbstractLaw] = {}
     for pattern in patterns:
         hits = ([law for law in laws if law.name == pattern]
-                or [law for law in laws if law.name.startswith(pattern)])
+                or [law for law in laws if law.name.startswith(pattern)]
+                or _from_source(pattern))
         if not hits:
             close = difflib.get_close_matches(pattern, names, n=3, cutoff=0.3)
             hint = f"closest: {', '.join(close)}" if close else f"known: {', '.join(names)}"
@@ -70,6 +113,17 @@ def select_laws(patterns: list[str] | str | None = None) -> list[AbstractLaw]:
         for law in hits:
             chosen.setdefault(law.name, law)
     return list(chosen.values())
+
+
+def find_law(name: str, source: str = "") -> AbstractLaw:
+    """The law called `name` in lmech's book (`source` ""), or in a user's file or module."""
+    from lmech.laws._user_laws import load_laws
+
+    pool = load_laws(source) if source else _known()
+    for law in pool:
+        if law.name == name:
+            return law
+    raise LmechError(f"no law {name!r} in {source or 'the law book'}")
 
 
 def get_law(name: str) -> AbstractLaw:

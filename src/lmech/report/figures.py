@@ -11,9 +11,9 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-__all__ = ["law_figure", "png_bytes"]
+__all__ = ["VERDICT_COLOURS", "law_figure", "png_bytes"]
 
-_VERDICT_COLOURS = {
+VERDICT_COLOURS = {
     "CONFIRMED": "#1a7f37",
     "REFUTED": "#cf222e",
     "INCONCLUSIVE": "#9a6700",
@@ -64,7 +64,7 @@ def law_figure(law: str, verdict: str, points: pd.DataFrame, panels: list[dict])
             for i, curve in enumerate(dict.fromkeys(here["curve"]))
         ]
         ax.legend(handles=handles + curve_handles, fontsize=7, loc="best")
-    fig.suptitle(f"{law} — {verdict}", color=_VERDICT_COLOURS.get(verdict, "k"),
+    fig.suptitle(f"{law} — {verdict}", color=VERDICT_COLOURS.get(verdict, "k"),
                  fontweight="bold")
     return fig
 

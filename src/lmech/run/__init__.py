@@ -1,12 +1,17 @@
-"""Executing laws: budgets, seeds, the verdict and the store."""
+"""Executing laws: budgets, seeds, backends, the verdict and the store."""
 
-from lmech.run.runner import Observer, RunSummary, resolve_parameters, run_law, verify
+from lmech.run.combine import pool
+from lmech.run.runner import Observer, parse_seeds, resolve_parameters, verify
+from lmech.run.schema import POOLED
 from lmech.run.store import STORE_FILE, LawResult, RunInfo, Store
+from lmech.run.summary import RunSummary, summary_line
+from lmech.run.tasks import Task, run_law
 from lmech.run.verdict import ALPHA, MIN_UNITS, Outcome, Verdict, judge, t_critical
 
 __all__ = [
     "ALPHA",
     "MIN_UNITS",
+    "POOLED",
     "STORE_FILE",
     "LawResult",
     "Observer",
@@ -14,10 +19,14 @@ __all__ = [
     "RunInfo",
     "RunSummary",
     "Store",
+    "Task",
     "Verdict",
     "judge",
+    "parse_seeds",
+    "pool",
     "resolve_parameters",
     "run_law",
+    "summary_line",
     "t_critical",
     "verify",
 ]

@@ -1,4 +1,5 @@
-"""Run laws: resolve parameters, measure, judge, and commit each law as it finishes."""
+"""Run laws: check everything first, run each (law, seed) as a task on a backend, commit
+each result as it arrives, and pool each law's seeds into one verdict."""
 
 from __future__ import annotations
 
@@ -6,25 +7,25 @@ import os
 import platform
 import subprocess
 import tempfile
-import time
-import traceback
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import torch
-
 import lmech
+from lmech.budgets import BUDGETS
 from lmech.errors import LmechError
-from lmech.laws import AbstractLaw
+from lmech.laws import AbstractLaw, law_source
 from lmech.laws._arguments import check_device, check_seed
-from lmech.run.store import LawResult, RunInfo, Store
-from lmech.run.verdict import MIN_UNITS, Outcome, judge
+from lmech.run.backends import make_backend
+from lmech.run.combine import pool
+from lmech.run.schema import LawResult, RunInfo, result_from_store
+from lmech.run.store import Store
+from lmech.run.summary import RunSummary
+from lmech.run.tasks import Task, params_hash
 
-__all__ = ["Observer", "RunSummary", "resolve_parameters", "run_law", "summary_line", "verify"]
+__all__ = ["Observer", "execute_plan", "parse_seeds", "resolve_parameters", "verify"]
 
 
 class Observer(Protocol):
@@ -38,53 +39,30 @@ class Observer(Protocol):
     # second for another process's lock on the store.
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    """A finished `verify`: its run id, the store, every law's result, the sidecar files
-    of results the store could not take (`kept`), and how many kept results of earlier
-    runs were merged into the store first (`merged`)."""
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """``"0:16"`` (a range, end excluded), ``"3"`` or ``"0,4,7"`` → the seeds.
 
-    run_id: str
-    store: Store
-    results: tuple[LawResult, ...]
-    kept: tuple[Path, ...] = ()
-    merged: int = 0
-
-    @property
-    def unexpected(self) -> tuple[LawResult, ...]:
-        """Results whose outcome is not the one the law book records for them."""
-        return tuple(r for r in self.results if r.outcome.value != r.expected)
-
-    @property
-    def as_expected(self) -> bool:
-        """True when every verdict is what the law book records (the exit status 0)."""
-        return not self.unexpected
-
-    def summary_line(self) -> str:
-        """E.g. ``14 confirmed, 2 refuted as recorded, 5 identities hold, 0 unexpected``."""
-        return summary_line(self.results)
-
-
-def summary_line(results: Sequence[LawResult]) -> str:
-    """Counts of expected outcomes by kind, and of unexpected ones."""
-    counts: dict[str, int] = {}
-    unexpected = 0
-    for r in results:
-        if r.outcome.value != r.expected:
-            unexpected += 1
-            continue
-        if r.outcome is Outcome.CONFIRMED:
-            key = "confirmed"
-        elif r.outcome is Outcome.HOLDS:
-            key = "identities hold"
+    Raises:
+        LmechError: anything else, an empty or decreasing range, or a repeated seed.
+    """
+    text = text.strip()
+    try:
+        if ":" in text:
+            start, _, stop = text.partition(":")
+            lo, hi = int(start), int(stop)
+            if hi <= lo:
+                raise LmechError(f"--seeds {text!r}: the range start:stop needs stop > start")
+            seeds = tuple(range(lo, hi))
         else:
-            key = f"{r.outcome.value.lower()} as recorded"
-        counts[key] = counts.get(key, 0) + 1
-    parts = [f"{counts.pop('confirmed', 0)} confirmed"]
-    parts += [f"{v} {k}" for k, v in counts.items() if k != "identities hold"]
-    if "identities hold" in counts:
-        parts.append(f"{counts['identities hold']} identities hold")
-    return ", ".join([*parts, f"{unexpected} unexpected"])
+            seeds = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise LmechError(f"--seeds must be start:stop, a seed, or seeds separated by commas "
+                         f"(e.g. 0:16 or 0,4,7), got {text!r}") from None
+    if len(set(seeds)) != len(seeds):
+        raise LmechError(f"--seeds {text!r} repeats a seed")
+    for seed in seeds:
+        check_seed(seed)
+    return seeds
 
 
 def resolve_parameters(
@@ -96,6 +74,8 @@ def resolve_parameters(
         LmechError: unknown budget, an override no selected law declares, or a value a
             law's parameters reject.
     """
+    if budget not in BUDGETS:
+        raise LmechError(f"unknown budget {budget!r}; allowed: {', '.join(BUDGETS)}")
     overrides = dict(overrides or {})
     declared = {key for law in laws for key in law.Params.model_fields}
     unknown = sorted(set(overrides) - declared)
@@ -113,135 +93,198 @@ def resolve_parameters(
     }
 
 
-def run_law(
-    law: AbstractLaw,
-    params: Any,
-    *,
-    budget: str,
-    seed: int,
-    device: str = "cpu",
-    observer: Observer | None = None,
-) -> LawResult:
-    """Predict, measure and judge one law; an exception becomes an ERROR result.
-
-    An empirical law needs `MIN_UNITS` independent units per point except at the `smoke`
-    budget (tests), where 2 suffice.
-
-    Raises:
-        LmechError: `seed` is one of the law's pilot seeds (its tolerance was set from it).
-    """
-    basis = law.tolerance_basis
-    if seed in basis.pilot_seeds:
-        raise LmechError(
-            f"{law.name}: seed {seed} is a pilot seed (its tolerance was declared from seeds "
-            f"{', '.join(map(str, basis.pilot_seeds))}); a verdict must use other seeds"
-        )
-    t0 = time.perf_counter()
-    identity = dict(
-        law=law.name, claim=law.claim, source=law.source, pillar=law.pillar.value,
-        budget=budget, seed=seed, params=params.model_dump(mode="json"), panels=law.panels,
-        kind=law.kind.value, expected=law.expected_outcome, tolerance_kind=basis.kind,
-        tolerance_why=basis.why,
-    )
-
-    def progress(fraction: float) -> None:
-        if observer is not None:
-            observer.law_progress(law, fraction)
-
-    try:
-        prediction = law.predict(params)
-        measurement = law.measure(params, seed, device=device, progress=progress)
-        foil = law.foil(params)
-        tolerance = law.tolerance(params, prediction)
-        verdict = judge(
-            prediction, measurement, foil, tolerance, kind=law.kind,
-            min_units=2 if budget == "smoke" else MIN_UNITS,
-            foilless_panels=law.foilless_panels(),
-        )
-    except Exception:  # a law that raises is a finding (ERROR), not a crash of the run
-        return LawResult(
-            **identity, outcome=Outcome.ERROR, verdict=None,
-            seconds=time.perf_counter() - t0, error=traceback.format_exc(),
-        )
-    return LawResult(
-        **identity, outcome=verdict.outcome, verdict=verdict,
-        seconds=time.perf_counter() - t0, prediction=prediction, measurement=measurement,
-        foil=foil, tolerance=tolerance,
-    )
-
-
 def verify(
     laws: Sequence[AbstractLaw],
     *,
     out: str | Path = "lmech-runs",
     budget: str = "quick",
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     overrides: Mapping[str, Any] | None = None,
     device: str = "cpu",
     observer: Observer | None = None,
     command: str = "",
+    backend: str = "local",
+    address: str | None = None,
+    threads: int | None = None,
+    resume: bool = False,
 ) -> RunSummary:
-    """Run `laws` and commit each one's result to the store in `out` as it finishes.
+    """Run `laws` at each seed and commit each result to the store in `out` as it arrives.
 
     Everything that can be checked is checked before any law runs, so a mistake costs
-    nothing: the laws, budget, seed, device, parameters and overrides, the output
+    nothing: the laws, budget, seeds, device, parameters and overrides, the output
     directory, and the store itself (a damaged store is named, with the way out). Results
-    kept beside the store by an earlier run are merged first. A result that cannot be
-    written is kept beside the store (`RunSummary.kept`), never dropped. On Ctrl-C the run
-    is marked interrupted and every law finished before it stays in the store.
+    kept beside the store by an earlier run are merged first. Each (law, seed) is a task
+    of the backend ("local": here, in turn; "ray": a Ray cluster); with several seeds each
+    law also gets the verdict pooled over them (`lmech.run.combine`). With `resume`, a
+    (law, seed, budget, parameters) already in the store from this lmech version is taken
+    from it instead of run again. A result the store cannot take is kept beside it
+    (`RunSummary.kept`), never dropped; on Ctrl-C every finished result stays.
+
+    Args:
+        threads: torch's intra-op threads per task (default: all cores locally, 1 on Ray).
 
     Raises:
-        LmechError: a bad argument, an unwritable `out`, or a damaged store.
+        LmechError: a bad argument, an unwritable `out`, a damaged store, or `resume` on a
+            store written by another lmech version.
     """
     laws = _check_laws(laws)
-    check_seed(seed)
-    check_device(device)
     params = resolve_parameters(laws, budget, overrides)
-    for law in laws:
-        if seed in law.tolerance_basis.pilot_seeds:
-            raise LmechError(
-                f"{law.name}: seed {seed} is one of its pilot seeds (its tolerance was "
-                "declared from them); choose another --seed"
-            )
-    waiting = getattr(observer, "store_waiting", None)
-    store = Store(_writable_directory(Path(out)), waiting=waiting)
+    return execute_plan([(law, params[law.name]) for law in laws], out=out, budget=budget,
+                        seed=seed, device=device, observer=observer, command=command,
+                        backend=backend, address=address, threads=threads, resume=resume)
+
+
+def execute_plan(
+    entries: Sequence[tuple[AbstractLaw, Any]],
+    *,
+    out: str | Path,
+    budget: str,
+    seed: int | Sequence[int],
+    device: str,
+    observer: Observer | None,
+    command: str,
+    backend: str,
+    address: str | None,
+    threads: int | None,
+    resume: bool,
+) -> RunSummary:
+    """Run each (law, validated parameters) entry at each seed (what `verify` and `sweep`
+    share); see `verify` for what is checked and kept."""
+    seeds = (check_seed(seed),) if isinstance(seed, int) else tuple(seed)
+    for s in seeds:
+        check_seed(s)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise LmechError(f"seeds must be distinct and at least one, got {seeds!r}")
+    check_device(device)
+    _check_pilot_seeds([law for law, _ in entries], seeds)
+    threads = _check_threads(threads, backend)
+    runner = make_backend(backend, address=address, threads=threads)
+    store = Store(_writable_directory(Path(out)), waiting=getattr(observer, "store_waiting",
+                                                                  None))
     store.check()
     merged = store.merge_pending()
+    plan = [_Entry(law, p.model_dump(mode="json")) for law, p in entries]
+    tasks = [Task(e.law.name, law_source(e.law), e.params, s, budget, device, threads)
+             for e in plan for s in seeds]
+    done = _resumable(store, tasks, budget) if resume else {}
     info = RunInfo(
-        run_id=uuid.uuid4().hex[:12],
-        started_at=datetime.now(),
-        lmech_version=lmech.__version__,
-        git_revision=_git_revision(),
-        torch_version=torch.__version__,
-        python_version=platform.python_version(),
-        device=device,
-        budget=budget,
-        seed=seed,
-        command=command,
+        run_id=uuid.uuid4().hex[:12], started_at=datetime.now(),
+        lmech_version=lmech.__version__, git_revision=_git_revision(),
+        torch_version=_torch_version(), python_version=platform.python_version(),
+        device=device, budget=budget, seed=seeds[0], command=command,
+        seeds=",".join(map(str, seeds)), backend=backend,
     )
     store.start_run(info)
-    results, kept = [], []
+    collector = _Collector(store, info.run_id, plan, seeds, budget, observer)
+    for task, result in done.items():
+        collector.resumed(task, result)
     status = "interrupted"
     try:
-        for law in laws:
-            if observer is not None:
-                observer.law_started(law)
-            result = run_law(
-                law, params[law.name], budget=budget, seed=seed, device=device,
-                observer=observer,
-            )
-            sidecar = store.record(info.run_id, result)
-            if sidecar is not None:
-                kept.append(sidecar)
-            results.append(result)
-            if observer is not None:
-                observer.law_finished(law, result)
+        collector.announce()
+        runner.run([t for t in tasks if t not in done], {e.law.name: e.law for e in plan},
+                   collector.on_done, collector.on_progress)
         status = "finished"
     finally:
         sidecar = store.finish_run(info.run_id, status)
         if sidecar is not None:
-            kept.append(sidecar)
-    return RunSummary(info.run_id, store, tuple(results), tuple(kept), merged)
+            collector.kept.append(sidecar)
+    return RunSummary(info.run_id, store, collector.headlines(), tuple(collector.per_seed),
+                      tuple(collector.kept), merged, len(done))
+
+
+class _Entry:
+    """One law with one parameter set: the unit a verdict (pooled over seeds) is about."""
+
+    def __init__(self, law: AbstractLaw, params: dict) -> None:
+        self.law = law
+        self.params = params
+        self.key = (law.name, params_hash(params))
+
+
+class _Collector:
+    """Writes each result as it arrives, pools an entry once all its seeds are in, and
+    tells the observer."""
+
+    def __init__(self, store, run_id, plan, seeds, budget, observer) -> None:
+        self.store, self.run_id, self.seeds, self.budget = store, run_id, seeds, budget
+        self.plan = {e.key: e for e in plan}
+        self.order = [e.key for e in plan]
+        self.observer = observer
+        self.by_entry: dict[tuple, dict[int, LawResult]] = {key: {} for key in self.order}
+        self.pooled: dict[tuple, LawResult] = {}
+        self.per_seed: list[LawResult] = []
+        self.kept: list[Path] = []
+        self.started: set[tuple] = set()
+
+    def announce(self) -> None:
+        if self.observer is not None:
+            for key in self.order:
+                if len(self.by_entry[key]) < len(self.seeds):
+                    self.observer.law_started(self.plan[key].law)
+                    self.started.add(key)
+
+    def resumed(self, task: Task, result: LawResult) -> None:
+        self._add(task, result)
+
+    def on_progress(self, task: Task, fraction: float) -> None:
+        if self.observer is not None:
+            key = (task.law, task.params_hash)
+            got = len(self.by_entry[key])
+            self.observer.law_progress(self.plan[key].law,
+                                       (got + min(max(fraction, 0.0), 1.0)) / len(self.seeds))
+
+    def on_done(self, task: Task, result: LawResult) -> None:
+        self._record(result)
+        self._add(task, result)
+
+    def _record(self, result: LawResult) -> None:
+        sidecar = self.store.record(self.run_id, result)
+        if sidecar is not None:
+            self.kept.append(sidecar)
+
+    def _add(self, task: Task, result: LawResult) -> None:
+        key = (task.law, task.params_hash)
+        results = self.by_entry[key]
+        results[task.seed] = result
+        self.per_seed.append(result)
+        if len(results) < len(self.seeds):
+            return
+        headline = results[self.seeds[0]]
+        if len(self.seeds) > 1:
+            headline = pool(self.plan[key].law, [results[s] for s in self.seeds],
+                            budget=self.budget)
+            self._record(headline)
+        self.pooled[key] = headline
+        if self.observer is not None and key in self.started:
+            self.observer.law_finished(self.plan[key].law, headline)
+
+    def headlines(self) -> tuple[LawResult, ...]:
+        return tuple(self.pooled[key] for key in self.order if key in self.pooled)
+
+
+def _resumable(store: Store, tasks: list[Task], budget: str) -> dict[Task, LawResult]:
+    """The tasks whose result this lmech version already stored, with those results."""
+    versions = store.runs()
+    if len(versions) and set(versions["lmech_version"].dropna()) - {lmech.__version__}:
+        other = sorted(set(versions["lmech_version"].dropna()) - {lmech.__version__})
+        raise LmechError(f"--resume: the store in {store.directory} holds runs of lmech "
+                         f"{', '.join(other)}, not {lmech.__version__}; resume into a fresh "
+                         "--out")
+    finished = store.finished(budget, lmech.__version__)
+    if finished.empty:
+        return {}
+    index = {(r.law, int(r.seed), r.params_hash): r.run_id for r in finished.itertuples()}
+    out = {}
+    for task in tasks:
+        run_id = index.get((task.law, task.seed, task.params_hash))
+        if run_id is None:
+            continue
+        rows = store.run_results(run_id)
+        row = rows[(rows["law"] == task.law) & (rows["seed"] == task.seed)
+                   & (rows["params_hash"] == task.params_hash)].iloc[0]
+        points = store.points(run_id, task.law, task.seed, task.params_hash)
+        out[task] = result_from_store(row, points)
+    return out
 
 
 def _check_laws(laws: Any) -> list[AbstractLaw]:
@@ -257,6 +300,24 @@ def _check_laws(laws: Any) -> list[AbstractLaw]:
     return list(laws)
 
 
+def _check_pilot_seeds(laws: Sequence[AbstractLaw], seeds: Sequence[int]) -> None:
+    for law in laws:
+        clash = sorted(set(seeds) & set(law.tolerance_basis.pilot_seeds))
+        if clash:
+            raise LmechError(
+                f"{law.name}: seed {clash[0]} is one of its pilot seeds (its tolerance was "
+                "declared from them); choose other seeds"
+            )
+
+
+def _check_threads(threads: int | None, backend: str) -> int:
+    if threads is None:
+        return 1 if backend == "ray" else max(1, min(os.cpu_count() or 1, 2))
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise LmechError(f"threads per task must be an integer >= 1, got {threads!r}")
+    return threads
+
+
 def _writable_directory(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -268,6 +329,12 @@ def _writable_directory(path: Path) -> Path:
             "choose another with --out"
         ) from None
     return path
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
 
 
 def _git_revision() -> str | None:

@@ -35,10 +35,10 @@ import pandas as pd
 from lmech.errors import LmechError
 from lmech.run.pending import PendingResults
 from lmech.run.schema import (
-    SCHEMA,
     LawResult,
     RunInfo,
     has_tables,
+    migrate,
     points_frame,
     result_row,
 )
@@ -78,6 +78,7 @@ class Store:
         self.directory = Path(directory)
         self.waiting = waiting
         self.lock_timeout = lock_timeout
+        self._migrated = False  # this object has brought the file to the current schema
 
     @property
     def path(self) -> Path:
@@ -96,8 +97,9 @@ class Store:
             except duckdb.Error as err:
                 raise _damaged(self.path, err) from None
             try:
-                if not read_only:
-                    con.execute(SCHEMA)
+                if not read_only and not self._migrated:
+                    migrate(con)
+                    self._migrated = True
                 yield con
             finally:
                 con.close()
@@ -129,8 +131,10 @@ class Store:
         merged = 0
         for file, row, points in self.pending.results():
             with self._connect() as con:
-                exists = con.execute("SELECT count(*) FROM results WHERE run_id = ? AND law = ?",
-                                     [row["run_id"], row["law"]]).fetchone()[0]
+                exists = con.execute(
+                    "SELECT count(*) FROM results WHERE run_id = ? AND law = ? AND seed = ? "
+                    "AND params_hash = ?", [row["run_id"], row["law"], row.get("seed", 0),
+                                            row.get("params_hash", "")]).fetchone()[0]
                 if not exists:
                     _insert(con, row, points)
             file.unlink()
@@ -215,18 +219,37 @@ class Store:
         return frame.merge(runs, on="run_id", how="left")
 
     def latest_results(self) -> pd.DataFrame:
-        """The newest result of each law, sorted by law."""
+        """The newest headline result of each law, sorted by law: the verdict pooled over
+        its run's seeds where there is one, else its one seed's."""
         return self._query(
             "SELECT * FROM results QUALIFY row_number() OVER "
-            "(PARTITION BY law ORDER BY finished_at DESC) = 1 ORDER BY law"
+            "(PARTITION BY law ORDER BY finished_at DESC, seed ASC) = 1 ORDER BY law"
         )
 
-    def points(self, run_id: str, law: str) -> pd.DataFrame:
-        """All points of one law in one run."""
+    def run_results(self, run_id: str) -> pd.DataFrame:
+        """Every result of one run (each seed, pooled verdicts, sweep points)."""
+        return self._query("SELECT * FROM results WHERE run_id = ? ORDER BY law, seed",
+                           [run_id])
+
+    def points(self, run_id: str, law: str, seed: int | None = None,
+               params_hash: str | None = None) -> pd.DataFrame:
+        """The points of one law in one run (of one seed and parameter set, when given;
+        a result's own points when both are)."""
+        sql, args = "SELECT * FROM points WHERE run_id = ? AND law = ?", [run_id, law]
+        if seed is not None:
+            sql += " AND (seed = ? OR seed IS NULL)"
+            args.append(int(seed))
+        if params_hash is not None:
+            sql += " AND coalesce(params_hash, '') = ?"
+            args.append(params_hash)
+        return self._query(sql, args)
+
+    def finished(self, budget: str, version: str) -> pd.DataFrame:
+        """Results that count as done for `--resume`: law, seed, params_hash of every
+        non-ERROR per-seed result at `budget` written by lmech `version`."""
         return self._query(
-            "SELECT * FROM points WHERE run_id = ? AND law = ?", [run_id, law]
-        )
-
+            "SELECT DISTINCT law, seed, params_hash, run_id FROM results WHERE budget = ? "
+            "AND lmech_version = ? AND verdict <> 'ERROR' AND seed >= 0", [budget, version])
 
 def _insert(con: duckdb.DuckDBPyConnection, row: dict, points: pd.DataFrame) -> None:
     con.execute("BEGIN TRANSACTION")

@@ -1,0 +1,140 @@
+"""Where tasks run: here, one after another (the default), or as tasks of a Ray cluster.
+
+Both call `on_done(task, result)` in the driver as each task finishes, in the order they
+finish, so the driver alone writes the store. Ray is an optional extra
+(``pip install 'lmech[ray]'``); `ray.init()` starts a local cluster unless an address of a
+running one is given. Each Ray task reserves `threads` CPUs and runs with that many torch
+threads, exactly as the local backend runs it with the same count, so the numbers agree
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import socket
+import traceback
+from collections.abc import Callable, Sequence
+
+from lmech.errors import LmechError
+from lmech.laws import AbstractLaw
+from lmech.run.schema import LawResult
+from lmech.run.tasks import Task, execute
+
+__all__ = ["BACKENDS", "LocalBackend", "RayBackend", "make_backend"]
+
+BACKENDS = ("local", "ray")
+CONNECT_TIMEOUT = 10.0  # seconds to reach a given cluster's address before giving up
+
+OnDone = Callable[[Task, LawResult], None]
+OnProgress = Callable[[Task, float], None]
+
+
+class LocalBackend:
+    """Tasks one after another in this process."""
+
+    def run(self, tasks: Sequence[Task], laws: dict[str, AbstractLaw], on_done: OnDone,
+            on_progress: OnProgress) -> None:
+        for task in tasks:
+            result = execute(task, laws.get(task.law),
+                             progress=lambda f, task=task: on_progress(task, f))
+            on_done(task, result)
+
+
+class RayBackend:
+    """Tasks of a Ray cluster: a local one by default, or the one at `address`.
+
+    Args:
+        address: "host:port" (or "ray://host:port") of a running cluster; None starts one.
+        threads: CPUs each task reserves, and its torch threads.
+    """
+
+    def __init__(self, address: str | None = None, threads: int = 1) -> None:
+        self.address = address
+        self.threads = threads
+
+    def run(self, tasks: Sequence[Task], laws: dict[str, AbstractLaw], on_done: OnDone,
+            on_progress: OnProgress) -> None:
+        ray = _import_ray()
+        self._start(ray)
+        remote = ray.remote(num_cpus=self.threads, max_retries=0)(execute)
+        pending = {remote.remote(task): task for task in tasks}
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                task = pending.pop(done[0])
+                try:
+                    result = ray.get(done[0])
+                except Exception:  # the worker itself failed: the task is an ERROR
+                    result = _failed(task, laws.get(task.law), traceback.format_exc())
+                on_progress(task, 1.0)
+                on_done(task, result)
+        except KeyboardInterrupt:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+
+    def _start(self, ray) -> None:
+        if ray.is_initialized():
+            return
+        if self.address:
+            _reachable(self.address)
+        try:
+            ray.init(address=self.address or None, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+        except Exception as err:
+            raise LmechError(f"cannot start or join a Ray cluster"
+                             f"{' at ' + self.address if self.address else ''}: "
+                             f"{type(err).__name__}: {err}") from None
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise LmechError("--backend ray needs Ray: pip install 'lmech[ray]'") from None
+    return ray
+
+
+def _reachable(address: str) -> None:
+    """Refuse an address nothing listens on, within CONNECT_TIMEOUT (no hang)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise LmechError(f"--address must be host:port, got {address!r}")
+    error: Exception | None = None
+    try:
+        addresses = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except OSError as err:
+        addresses, error = [], err
+    for family, kind, proto, _, target in addresses:
+        with socket.socket(family, kind, proto) as probe:  # closed however connect fails
+            probe.settimeout(CONNECT_TIMEOUT)
+            try:
+                probe.connect(target)
+                return
+            except (OSError, RuntimeError) as err:
+                error = err
+    raise LmechError(f"cannot reach a Ray cluster at {address} within "
+                     f"{CONNECT_TIMEOUT:g} s ({error})")
+
+
+def _failed(task: Task, law: AbstractLaw | None, error: str) -> LawResult:
+    from lmech.run.verdict import Outcome
+
+    return LawResult(
+        law=task.law, claim=getattr(law, "claim", ""), source=getattr(law, "source", ""),
+        pillar=getattr(getattr(law, "pillar", None), "value", ""), budget=task.budget,
+        seed=task.seed, params=task.params, outcome=Outcome.ERROR, verdict=None,
+        panels=getattr(law, "panels", ()), seconds=0.0, error=error,
+        params_hash=task.params_hash,
+    )
+
+
+def make_backend(name: str, *, address: str | None = None, threads: int = 1):
+    """The backend called `name` (one of BACKENDS)."""
+    if name == "local":
+        if address:
+            raise LmechError("--address needs --backend ray")
+        return LocalBackend()
+    if name == "ray":
+        _import_ray()
+        return RayBackend(address, threads)
+    raise LmechError(f"unknown backend {name!r}; allowed: {', '.join(BACKENDS)}")
