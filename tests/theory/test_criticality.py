@@ -1,4 +1,4 @@
-"""Susceptibilities, fixed points, depth scales and critical points (THEORY.md §1b–1c)."""
+"""Susceptibilities, fixed points, depth scales and critical points (docs/theory/init.md)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_chi_parallel_is_the_slope_of_the_kernel_map(name: str) -> None:
 
 
 def test_small_kernel_limits_for_tanh() -> None:
-    """THEORY.md: at C_W = 1, χ∥(1e-4) = 1 − 4K = 0.99960 and χ⊥(1e-4) = 0.99980."""
+    """docs/theory/init.md, §Reference values: at C_W = 1, χ∥(1e-4) = 1 − 4K = 0.99960
+    and χ⊥(1e-4) = 0.99980."""
     assert chi_parallel("tanh", 1e-4, 1.0) == pytest.approx(0.99960, abs=2e-7)
     assert chi_perp("tanh", 1e-4, 1.0) == pytest.approx(0.99980, abs=2e-7)
 

@@ -36,8 +36,8 @@ def test_shallow_solves_its_ode() -> None:
     np.testing.assert_allclose(du, s - shallow_mode_strength(t, s, u0), rtol=1e-6)
 
 
-def test_half_times_of_theory_md() -> None:
-    """THEORY.md §3: s = (3, 2, 1, 0.5), u0 = 1e-4, τ = 1 (checked there by simulation)."""
+def test_half_times_match_reference_values() -> None:
+    """docs/theory/deep_linear.md, §Reference values: s = (3, 2, 1, 0.5), u0 = 1e-4, τ = 1."""
     t = saxe_learning_time(np.array([3.0, 2.0, 1.0, 0.5]), 1e-4)
     np.testing.assert_allclose(t, [1.7182, 2.4759, 4.6051, 8.5170], atol=1e-4)
 

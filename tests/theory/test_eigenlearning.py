@@ -53,8 +53,8 @@ def test_matches_kernel_ridge_regression(rng) -> None:
     """Oracle: KRR on a discrete population with a random orthonormal eigenbasis.
 
     400 training draws of n = 60 points; the mean test error has a relative standard error
-    of about 2 %, and THEORY.md §4 found finite-n effects of at most 5 % for n >= 100, so
-    the bound is 5 % + 3 standard errors.
+    of about 2 %, and finite-n effects stay within the declared 5 % at n >= 32
+    (docs/theory/kernels.md, §What is neglected), so the bound is 5 % + 3 standard errors.
     """
     pop, modes, n, ridge, noise = 1000, 400, 60, 1e-3, 0.01
     lam = np.arange(1, modes + 1) ** -1.5

@@ -1,4 +1,4 @@
-"""lmech.theory.emergence against THEORY.md §5's Monte-Carlo table, limits, and its MLE."""
+"""lmech.theory.emergence against docs/theory/emergence.md's Monte-Carlo table, limits, MLE."""
 
 from __future__ import annotations
 

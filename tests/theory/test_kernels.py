@@ -1,4 +1,4 @@
-"""Kernel and NTK recursions: closed forms, THEORY.md values, code paths, a finite network."""
+"""Kernel and NTK recursions: closed forms, reference values, code paths, a finite network."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_scale_invariant_and_linear_limits() -> None:
 
 
 def test_tanh_critical_kernel_matches_theory_table() -> None:
-    """THEORY.md §1c: tanh, C_W = 1, C_b = 0, K¹ = 1 (values at l = 10, 100, 1000)."""
+    """docs/theory/init.md, §Reference values: tanh, C_W = 1, C_b = 0, K¹ = 1, l = 10, 100, 1000."""
     K = kernel_recursion("tanh", 1000, 1.0, 0.0, 1.0)
     np.testing.assert_allclose(K[[9, 99, 999]], [0.0580118, 0.00512072, 5.01667e-4], rtol=2e-6)
 
@@ -99,7 +99,7 @@ def _empirical_ntk(x: torch.Tensor, width: int, depth: int, gen: torch.Generator
 
 
 def test_ntk_matches_a_wide_network(generator) -> None:
-    """THEORY.md §1e check: width 1000 agrees with the mean NTK to O(1/√n) (≈ 3 %)."""
+    """docs/theory/init.md, §Mean NTK: width 1000 agrees with the mean NTK to O(1/√n) (≈ 3 %)."""
     x = torch.tensor([[1.0, 0.2, -0.5], [0.6, 0.9, 0.1]], dtype=torch.float64)
     want = ntk_kernel(x, depth=3, activation="tanh", C_W=1.5, C_b=0.2)
     got = _empirical_ntk(x, 1000, 3, generator)

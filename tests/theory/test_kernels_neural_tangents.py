@@ -6,7 +6,7 @@ the optional `crosscheck` extra; without it this module is skipped. To run it:
     pip install -e ".[crosscheck]"
     pytest tests/theory/test_kernels_neural_tangents.py
 
-Conventions mapped here (THEORY.md §1, `lmech.theory.kernels`):
+Conventions mapped here (docs/theory/init.md, §Conventions; `lmech.theory.kernels`):
 
 - `stax.Dense(W_std, b_std)` (default parameterization "ntk") has first-layer NNGP kernel
   W_std²·x·x'/d + b_std², so W_std = √C_W and b_std = √C_b.

@@ -1,4 +1,4 @@
-"""lmech.theory.quanta against THEORY.md §6's checks and its own limits."""
+"""lmech.theory.quanta against docs/theory/scaling.md's reference values and its own limits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Four-point vertex, excess kurtosis and the 1/n kernel shift (THEORY.md §1d)."""
+"""Four-point vertex, excess kurtosis and the 1/n kernel shift (docs/theory/init.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from lmech.theory import (
 
 
 def test_theory_table_leading_and_exact_values() -> None:
-    """THEORY.md §1d table: L = 10, x = 1 with n₀ = n so K¹ = C_W."""
+    """docs/theory/init.md, §Reference values: L = 10, x = 1 with n₀ = n so K¹ = C_W."""
     assert excess_kurtosis("tanh", 10, 32, 1.0, 0.0, 1.0)[-1] == pytest.approx(0.518, abs=5e-4)
     assert excess_kurtosis("tanh", 10, 128, 1.0, 0.0, 1.0)[-1] == pytest.approx(0.1295, abs=5e-5)
     assert excess_kurtosis("relu", 10, 32, 2.0, 0.0, 2.0)[-1] == pytest.approx(4.22, abs=5e-3)
@@ -80,7 +80,7 @@ def test_pair_vertex_of_a_linear_network_is_wick() -> None:
 
 def test_kernel_shift() -> None:
     """Zero for scale-invariant σ; for tanh at n = 32, L = 10 it is −0.0033, the MC shift
-    (THEORY.md: E z² = 0.0548 against K = 0.0580)."""
+    (docs/theory/init.md, §The 1/n kernel shift: E z² = 0.0547 against K = 0.0580)."""
     np.testing.assert_array_equal(kernel_finite_width_shift("relu", 5, 8, 2.0, 0.0, 1.0), 0.0)
     d = kernel_finite_width_shift("tanh", 10, 32, 1.0, 0.0, 1.0)
     K = kernel_recursion("tanh", 10, 1.0, 0.0, 1.0)

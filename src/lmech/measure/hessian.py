@@ -331,7 +331,8 @@ def preconditioned_sharpness(
     """λ_max(P⁻¹H) with Adam's preconditioner P = diag(√v̂ + ε).
 
     Computed as λ_max of the symmetric P^{-1/2} H P^{-1/2} (same spectrum). Adam with a
-    frozen P is stable while this is below (2 + 2β₁)/((1 − β₁)η) (THEORY.md §8).
+    frozen P is stable while this is below (2 + 2β₁)/((1 − β₁)η)
+    (docs/theory/dynamics.md, §Stability thresholds).
 
     Source: Cohen et al., "Adaptive gradient methods at the edge of stability",
     arXiv:2207.14484, §2.

@@ -7,7 +7,8 @@ subtasks with one subset would be one quantum learned twice as often), and label
 (`zipf_exponent` is the Zipf exponent itself, the official code's `alpha`; the paper's α
 is zipf_exponent − 1.)
 
-Source: Michaud, Liu, Girit & Tegmark, NeurIPS 2023 (arXiv:2303.13506) §4; THEORY.md §6.
+Source: Michaud, Liu, Girit & Tegmark, NeurIPS 2023 (arXiv:2303.13506) §4;
+docs/theory/scaling.md, §Multitask sparse parity.
 """
 
 from __future__ import annotations

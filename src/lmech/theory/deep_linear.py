@@ -1,7 +1,8 @@
 """Exact learning dynamics of a two-layer linear network (Saxe, McClelland & Ganguli).
 
-Setting (THEORY.md §3): y = W2 W1 x, loss (1/2P) Σ_p |y_p − W2 W1 x_p|², whitened inputs
-(Σ11 = I), input–output correlation Σ31 = U diag(s) Vᵀ. From a decoupled, balanced start
+Setting (docs/theory/deep_linear.md, §Setting and conventions): y = W2 W1 x, loss
+(1/2P) Σ_p |y_p − W2 W1 x_p|², whitened inputs (Σ11 = I), input–output correlation
+Σ31 = U diag(s) Vᵀ. From a decoupled, balanced start
 W1 = R diag(a) Vᵀ, W2 = U diag(a) Rᵀ, gradient flow with learning rate η keeps every mode
 decoupled, and the mode strength u = a² obeys
 
@@ -63,8 +64,8 @@ def saxe_learning_time(s, u0, uf=None, tau: float = 1.0) -> np.ndarray:
 
         t(u0 → uf) = (τ / 2s) ln[ uf (s − u0) / (u0 (s − uf)) ]
 
-    Source: Saxe et al. 2014, eq. 9. Note (THEORY.md §3): the often quoted (τ/s) ln(s/u0)
-    is twice this value.
+    Source: Saxe et al. 2014, eq. 9. Note (docs/theory/deep_linear.md, §Pitfalls): the
+    often quoted (τ/s) ln(s/u0) is twice this value.
 
     Example:
         >>> round(float(saxe_learning_time(3.0, 1e-4)), 4)
@@ -140,7 +141,8 @@ def saxe_finite_step_logodds_bound(t, s, u0, learning_rate: float) -> np.ndarray
     with u the flow solution; the integral is closed form, using
     ∫₀ᵗ u = ½ ln((e^{2st} − 1 + s/u0) / (s/u0)). The strength itself is then off by at most
     u(s − u)/s · B(t), and the time to reach any level by B/(2s). (Derived here from
-    Saxe et al. 2014, eq. 5, discretised; THEORY.md §3 checks the flow solution.)
+    Saxe et al. 2014, eq. 5, discretised; docs/theory/deep_linear.md, §Reference values,
+    checks the flow solution.)
 
     Example:
         >>> float(saxe_finite_step_logodds_bound(0.0, 2.0, 1e-3, 0.01))

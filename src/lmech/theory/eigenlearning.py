@@ -1,6 +1,7 @@
 """Learning curves of kernel ridge regression from the kernel's eigensystem (eigenlearning).
 
-Setting (THEORY.md §4): kernel K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') with E_p[φ_i φ_j] = δ_ij
+Setting (docs/theory/kernels.md, §Setting and conventions): kernel
+K(x, x') = Σ_i λ_i φ_i(x) φ_i(x') with E_p[φ_i φ_j] = δ_ij
 (λ_i are the eigenvalues of the integral operator under the data distribution p, ≈ the
 Gram-matrix eigenvalues divided by n), target f = Σ_i v_i φ_i, noisy labels y = f(x) + ε
 with Var ε = σ², and the predictor f̂(x) = k(x, X)(K_XX + δ I_n)⁻¹ y with the ridge δ added

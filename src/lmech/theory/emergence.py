@@ -10,8 +10,9 @@ The step at which P reaches P* is t*(n) = ln(1 − P*^{1/n}) / ln(1 − p), whic
 n, the later and relatively sharper the rise.
 
 Source: Okawa, Lubana, Dick & Tanaka, "Compositional abilities emerge multiplicatively",
-NeurIPS 2023 (arXiv:2310.09336) §4; THEORY.md §5 (the closed form is from a secondary
-source; the paper's figure may multiply per-concept sigmoids instead).
+NeurIPS 2023 (arXiv:2310.09336) §4; docs/theory/emergence.md, §Geometric acquisition
+(the closed form is our statement of the multiplicative argument, not checked against
+the paper's text).
 """
 
 from __future__ import annotations

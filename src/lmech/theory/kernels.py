@@ -1,12 +1,14 @@
 """Infinite-width kernels of a deep MLP at initialisation: NNGP kernel K and mean NTK Θ.
 
-Setting (THEORY.md §1, PDLT ch. 4): z¹ᵢ = bᵢ + Σⱼ Wᵢⱼxⱼ, z^(l+1)ᵢ = bᵢ + Σⱼ Wᵢⱼσ(z^(l)ⱼ),
+Setting (PDLT ch. 4; docs/theory/init.md, §Conventions):
+z¹ᵢ = bᵢ + Σⱼ Wᵢⱼxⱼ, z^(l+1)ᵢ = bᵢ + Σⱼ Wᵢⱼσ(z^(l)ⱼ),
 W ~ N(0, C_W/n_{l−1}), b ~ N(0, C_b); n₀ is the input dimension.
 
     K¹_αβ = C_b + C_W x_α·x_β/n₀
     K^(l+1)_αβ = C_b + C_W <σ(z_α)σ(z_β)>_{K^(l)}                    (PDLT eq. 4.118)
 
-Mean NTK with bias step λ_b and weight step λ_W/n_{l−1} (THEORY.md §1e, PDLT eq. 8.63):
+Mean NTK with bias step λ_b and weight step λ_W/n_{l−1} (PDLT eq. 8.63;
+docs/theory/init.md, §Mean NTK):
 
     Θ¹_αβ = λ_b + λ_W x_α·x_β/n₀
     Θ^(l+1)_αβ = λ_b + λ_W <σ_ασ_β>_{K^(l)} + C_W <σ'_ασ'_β>_{K^(l)} Θ^(l)_αβ
@@ -258,7 +260,7 @@ def nngp_kernel(x1, x2=None, *, depth: int, activation="relu", C_W: float = 2.0,
         x1: ``(n1, d)`` inputs; x2: ``(n2, d)`` inputs (default: x1, giving the Gram matrix,
             of which only the upper triangle is computed).
         depth: layer L whose preactivation kernel is returned (1 = the first linear layer).
-        activation, C_W, C_b: the network (THEORY.md §1 conventions).
+        activation, C_W, C_b: the network (docs/theory/init.md, §Conventions).
         dtype: numpy.float64 (default) or numpy.float32 (≈ 3× faster; agrees to ~1e-6
             relative for ReLU at depth 10). The diagonal recursion always runs in float64.
 

@@ -2,7 +2,7 @@
 
 A symmetry of the loss in a parameter group A gives a charge that gradient flow conserves;
 finite learning rate, weight decay and momentum break the conservation in a way that is
-exactly computable (THEORY.md §2):
+exactly computable (docs/theory/symmetry.md):
 
     translation  L(θ_A + c·1) = L       charge x = ⟨θ_A, 1⟩            (degree 1)
     scale        L(α θ_A) = L           charge Q = ‖θ_A‖²              (degree 2)
@@ -73,7 +73,7 @@ def quadratic_charge_sgd(q0: float, grad_sq, lr, weight_decay) -> np.ndarray:
     cross term −2η(1 − ηλ)⟨g, θ⟩ vanishes by the symmetry. With G = 0 it is the
     source-free (gradient-flow) answer, pure decay (1 − ηλ)^{2k} Q_0.
 
-    Source: Kunin et al. 2021, §5 (THEORY.md §2, "exact discrete form").
+    Source: Kunin et al. 2021, §5; docs/theory/symmetry.md, §Exact discrete updates.
 
     Args:
         q0: the charge before the first step.
@@ -120,7 +120,7 @@ def quadratic_charge_momentum(
     (`oscillator_charge`). With K = 0 it gives the source-free answer.
 
     Source: derived here from the PyTorch update; its continuum limit is Kunin et al.
-    2021, eq. for the momentum charge (THEORY.md §2, "Momentum").
+    2021, eq. for the momentum charge (docs/theory/symmetry.md, §Exact discrete updates).
 
     Args:
         q0: the charge Q_0; p0: ⟨θ_0, v_0⟩ (0 for a fresh buffer).
@@ -165,7 +165,7 @@ def translation_charge_sgd(
     (first step undampened for a fresh buffer). Without momentum x_k = (1 − ηλ)^k x_0;
     without weight decay x is conserved.
 
-    Source: Kunin et al. 2021, §5 (THEORY.md §2, translation).
+    Source: Kunin et al. 2021, §5 (docs/theory/symmetry.md, §Exact discrete updates).
 
     Args:
         x0: the charge before the first step; s0 = ⟨v_0, 1⟩ (0 for a fresh buffer).
@@ -198,7 +198,8 @@ def gradient_flow_charge(t, q0, weight_decay: float, degree: int = 2) -> np.ndar
 
     degree = 1 for translation, 2 for scale and rescale.
 
-    Source: Kunin et al. 2021, Table 1 and §5 (THEORY.md §2).
+    Source: Kunin et al. 2021, Table 1 and §5
+    (docs/theory/symmetry.md, §Conservation under gradient flow).
     """
     if degree not in (1, 2):
         raise LmechError(f"degree must be 1 (translation) or 2 (scale, rescale), got {degree}")
@@ -213,7 +214,7 @@ def modified_flow_charge(t, q0: float, grad_sq, lr: float, weight_decay: float) 
     with G the sampled source (‖g_A‖², or the rescale difference), integrated by the
     trapezoid rule on the given times; t = η k.
 
-    Source: Kunin et al. 2021, §5 (THEORY.md §2, "Scale").
+    Source: Kunin et al. 2021, §5 (docs/theory/symmetry.md, §Modified equation of motion).
 
     Args:
         t: ``(n,)`` increasing times starting at 0; grad_sq: ``(n,)`` G at those times.
@@ -234,7 +235,8 @@ def oscillator_coefficients(
 
         m = η (1 − d)(1 + β)/2,   γ = (1 − β)/(2m),   ω² = degree·λ/m
 
-    Source: Kunin et al. 2021, modified equation of motion (THEORY.md §2, "Momentum").
+    Source: Kunin et al. 2021, modified equation of motion
+    (docs/theory/symmetry.md, §Modified equation of motion).
     """
     _check_momentum(momentum, dampening)
     if lr <= 0 or weight_decay < 0:
@@ -262,7 +264,8 @@ def oscillator_charge(
     end values) on each interval and each interval is advanced exactly by the matrix
     exponential, so under-, critically and over-damped cases need no special form.
 
-    Source: Kunin et al. 2021, modified equation of motion (THEORY.md §2, "Momentum").
+    Source: Kunin et al. 2021, modified equation of motion
+    (docs/theory/symmetry.md, §Modified equation of motion).
 
     Args:
         t: ``(n,)`` increasing times from 0; drive: ``(n,)`` f at those times, or None.

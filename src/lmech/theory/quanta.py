@@ -13,7 +13,7 @@ Convention pitfall: the official code's `alpha` is the Zipf exponent α + 1 itse
 `zipf_exponent` is that exponent (p_k ∝ k^{−zipf_exponent}) and α = zipf_exponent − 1.
 
 Source: Michaud, Liu, Girit & Tegmark, "The quantization model of neural scaling",
-NeurIPS 2023 (arXiv:2303.13506) §3, eqs. 1–4; THEORY.md §6.
+NeurIPS 2023 (arXiv:2303.13506) §3, eqs. 1–4; docs/theory/scaling.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Universal large-depth behaviour of the normalised four-point vertex, class by class.
 
-The normalised vertex w^(l) ≡ V^(l)/K^(l)² (so κ = 3w/n at leading order, THEORY.md §1d)
-depends at criticality only on a few numbers of the activation:
+The normalised vertex w^(l) ≡ V^(l)/K^(l)² (so κ = 3w/n at leading order;
+docs/theory/init.md, §Four-point vertex) depends at criticality only on a few numbers of
+the activation:
 
 - scale-invariant class (σ = a₊z, a₋z): w^(l) = c (l − 1) exactly at leading order, with
   c = 3A₄/A₂² − 1 (ReLU 5, linear 2); dividing by c gives one curve, l − 1, for the class.
@@ -11,12 +12,12 @@ depends at criticality only on a few numbers of the activation:
   2K² − 16K³). In the variable K̃ = −a₁K the recursion is free of a₁:
       K̃' = K̃ − K̃²,   w' = [2(1 − 4K̃) + (1 − 2K̃)² w] / (1 − K̃)²,   w¹ = 0,
   so every member started at the same K̃¹ shares one curve w(l), which tends to (2/3)l
-  (the normalised vertex of the K* = 0 class grows as 2l/3 whatever a₁; THEORY.md §1d).
+  (the normalised vertex of the K* = 0 class grows as 2l/3 whatever a₁; PDLT §5.4.2).
   Members differ only through the higher orders in K̃ dropped here (σ₅ and beyond),
   which vanish as K̃¹ → 0.
 
 Source: Roberts, Yaida & Hanin, *The Principles of Deep Learning Theory*
-(arXiv:2106.10165), §5.3–5.4; THEORY.md §1c–1d.
+(arXiv:2106.10165), §5.3–5.4; docs/theory/init.md.
 """
 
 from __future__ import annotations

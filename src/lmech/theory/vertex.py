@@ -1,8 +1,9 @@
 """Finite-width corrections at initialisation: the four-point vertex V, the excess kurtosis
 and the 1/n shift of the kernel.
 
-Definition (THEORY.md §1d, PDLT §4.3): the connected four-point function of layer-l
-preactivations is E[z_i1 z_i2 z_i3 z_i4]_conn = (1/n_{l−1})[δ_i1i2 δ_i3i4 V^(l) + 2 perms],
+Definition (PDLT §4.3; docs/theory/init.md, §Four-point vertex): the connected four-point
+function of layer-l preactivations is
+E[z_i1 z_i2 z_i3 z_i4]_conn = (1/n_{l−1})[δ_i1i2 δ_i3i4 V^(l) + 2 perms],
 so one neuron's excess kurtosis is κ^(l) = 3V^(l)/(n_{l−1}K^(l)²) + O(1/n²).
 
 Given layer l, z^(l+1) is Gaussian with the random covariance
@@ -26,7 +27,7 @@ xⱼ iid N(0, 1), so E[Ĝ²] grows by exactly (1 + c/n_l) per layer, c = 3A₄/A
 κ^(l) = 3[Π_{j<l}(1 + c/n_j) − 1] at any width (ReLU: c = 5; linear: c = 2).
 
 Source: Roberts, Yaida & Hanin, *The Principles of Deep Learning Theory*
-(arXiv:2106.10165), §4.3, §5.4 and eqs. 4.90, 4.115; THEORY.md §1d.
+(arXiv:2106.10165), §4.3, §5.4 and eqs. 4.90, 4.115; docs/theory/init.md.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import pytest
 from lmech.errors import LmechError
 from lmech.laws import Curve, Series, get_law
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 from lmech.theory import saxe_discrete_mode_strength
 
 LAW = get_law("dln.saxe_modes")
@@ -15,7 +16,7 @@ LAW = get_law("dln.saxe_modes")
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 0)
+    return law_run(LAW, SEED)
 
 
 def test_trained_network_follows_the_exact_discrete_map(smoke) -> None:

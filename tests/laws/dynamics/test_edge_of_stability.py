@@ -8,13 +8,14 @@ import pytest
 from lmech.errors import LmechError
 from lmech.laws import Series, get_law
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 
 LAW = get_law("dynamics.edge_of_stability")
 
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 3)
+    return law_run(LAW, SEED)
 
 
 def _threshold(prediction: Series, params, factor) -> Series:

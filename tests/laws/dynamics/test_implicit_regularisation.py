@@ -9,13 +9,14 @@ from lmech.errors import LmechError
 from lmech.laws import Series, get_law
 from lmech.laws.dynamics.implicit_regularisation import _flows, _Problem
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 
 LAW = get_law("dynamics.implicit_regularisation")
 
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 3)
+    return law_run(LAW, SEED)
 
 
 def test_third_derivative_by_finite_differences(rng) -> None:

@@ -16,13 +16,14 @@ from lmech.laws.emergence._product_rule import (
     delay_fractions,
 )
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 
 LAW = get_law("emergence.compositional")
 
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 0)
+    return law_run(LAW, SEED)
 
 
 def test_smoke_is_near_the_product_and_far_from_the_foil(smoke) -> None:

@@ -17,6 +17,7 @@ from lmech.laws.emergence.compositional_diffusion import (
     linear_betas,
     rise_start,
 )
+from lmech.testing import SEED
 
 LAW = get_law("emergence.compositional_diffusion")
 
@@ -113,7 +114,7 @@ def test_members_do_not_depend_on_the_ensemble_size() -> None:
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 0)
+    return law_run(LAW, SEED)
 
 
 def test_smoke_is_near_the_product_and_far_from_the_foil(smoke) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from lmech.laws import Curve, Series, get_law
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 from lmech.theory import chi_parallel, depth_scales
 
 LAW = get_law("init.criticality")
@@ -15,7 +16,7 @@ OFF = "off criticality: tanh, C_W=1.5, C_b=0.2"
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 5)
+    return law_run(LAW, SEED)
 
 
 def _replace_off(prediction: Series, y: np.ndarray) -> Series:

@@ -7,13 +7,14 @@ import pytest
 
 from lmech.laws import Series, get_law
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 
 LAW = get_law("init.finite_width_kurtosis")
 
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 11)
+    return law_run(LAW, SEED)
 
 
 def _scaled(s: Series, factor: float) -> Series:
@@ -21,7 +22,7 @@ def _scaled(s: Series, factor: float) -> Series:
 
 
 def test_normalised_vertex_as_kurtosis_is_refuted(smoke) -> None:
-    """THEORY.md: V/(nK²) is κ/3; using it as the kurtosis is 3× too small."""
+    """docs/theory/init.md, §Pitfalls: V/(nK²) is κ/3; using it as the kurtosis is 3× too small."""
     _, prediction, measurement, foil, tol = smoke
     assert judge(_scaled(prediction, 1 / 3), measurement, foil, tol).outcome is Outcome.REFUTED
 

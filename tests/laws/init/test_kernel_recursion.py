@@ -7,6 +7,7 @@ import pytest
 
 from lmech.laws import Curve, Series, get_law
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 from lmech.theory import kernel_recursion_gram
 
 LAW = get_law("init.kernel_recursion")
@@ -14,7 +15,7 @@ LAW = get_law("init.kernel_recursion")
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 3)
+    return law_run(LAW, SEED)
 
 
 def _prediction(params, scale_cw: float = 1.0, drop_bias: bool = False) -> Series:

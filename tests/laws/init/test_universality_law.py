@@ -7,6 +7,7 @@ import pytest
 
 from lmech.laws import Curve, Series, get_law
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 
 LAW = get_law("init.universality")
 K0 = "K*=0 class: w = V/K²"
@@ -14,7 +15,7 @@ K0 = "K*=0 class: w = V/K²"
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 2)
+    return law_run(LAW, SEED)
 
 
 def test_the_large_depth_asymptote_at_moderate_depth_is_refuted(smoke) -> None:

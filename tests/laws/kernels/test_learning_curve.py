@@ -9,6 +9,7 @@ from lmech.errors import LmechError
 from lmech.laws import Series, get_law
 from lmech.laws.kernels.learning_curve import _problems, _slope_weights
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 from lmech.theory import eigenlearning_kappa, eigenlearning_test_error, learnabilities
 
 LAW = get_law("kernels.learning_curve")
@@ -16,7 +17,7 @@ LAW = get_law("kernels.learning_curve")
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 3)
+    return law_run(LAW, SEED)
 
 
 def _wrong(params, prediction: Series, error) -> Series:
@@ -44,8 +45,8 @@ def test_forgetting_the_overfitting_factor_is_refuted(smoke) -> None:
 
 
 def test_dropping_the_label_noise_term_is_refuted(smoke) -> None:
-    """THEORY.md pitfall 4: E against noisy test labels includes E₀·σ²; the clean-target
-    error E₀Σ(1 − L)²v² + (E₀ − 1)σ² is a different quantity."""
+    """docs/theory/kernels.md, §Pitfalls: E against noisy test labels includes E₀·σ²; the
+    clean-target error E₀Σ(1 − L)²v² + (E₀ − 1)σ² is a different quantity."""
     params, prediction, measurement, foil, tol = smoke
 
     def clean_target(lam, v, ns):

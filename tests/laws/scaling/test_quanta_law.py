@@ -18,6 +18,7 @@ from lmech.laws.scaling.quanta import (
     _time_exponents,
 )
 from lmech.run import Outcome, judge
+from lmech.testing import SEED
 from lmech.theory import quanta_data_exponent, quanta_parameter_exponent
 
 LAW = get_law("scaling.quanta")
@@ -25,7 +26,7 @@ LAW = get_law("scaling.quanta")
 
 @pytest.fixture(scope="module")
 def smoke(law_run):
-    return law_run(LAW, 0)
+    return law_run(LAW, SEED)
 
 
 def _with(prediction: Series, time_y, error_y) -> Series:
@@ -51,8 +52,8 @@ def quick(law_run):
 
 @pytest.mark.parametrize("mistake", ["parameter axis", "asymptote at a finite window"])
 def test_wrong_error_exponents_are_refuted(quick, mistake) -> None:
-    """α_N in place of α_D, and the asymptotic α/(α+1) quoted for a finite window (THEORY.md
-    §6 warns against it), each with the time panel right."""
+    """α_N in place of α_D, and the asymptotic α/(α+1) quoted for a finite window
+    (docs/theory/scaling.md, §Finite windows, warns against it), each with the time panel right."""
     params, prediction, measurement, foil, tol = quick
     s = np.array(params.zipf_exponents)
     wrong_error = foil.curves()[1].y if mistake == "parameter axis" else (s - 1) / s
@@ -62,8 +63,9 @@ def test_wrong_error_exponents_are_refuted(quick, mistake) -> None:
 
 
 def test_staircase_exponents_reach_the_asymptotes() -> None:
-    """Far from the truncation and from n = 1 the window fits give α/(α+1) and α (THEORY.md
-    §6); the tail beyond n_tasks falls as n_tasks^(−α), so the limit needs a large α."""
+    """Far from the truncation and from n = 1 the window fits give α/(α+1) and α
+    (docs/theory/scaling.md, §Finite windows); the tail beyond n_tasks falls as n_tasks^(−α),
+    so the limit needs a large α."""
     params = LAW.parameters("quick", {"n_tasks": 1000, "window": (5, 50), "n_bits": 24})
     for s in (2.0, 2.5):
         assert _staircase_exponent(params, s, s) == pytest.approx(quanta_data_exponent(s),

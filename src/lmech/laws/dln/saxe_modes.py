@@ -9,7 +9,8 @@ Each seed draws new teacher modes U, V, inputs X and basis R; the mode strength
 u_α = u_αᵀ W2 W1 v_α is recorded every step, and the half-learning time of each mode is
 found by interpolating ln(u/(s−u)) across its zero.
 
-Prediction (THEORY.md §3): u(t) = s / (1 + (s/u0 − 1) e^{−2st/τ}) with τ = 1/η and
+Prediction (docs/theory/deep_linear.md, §Mode dynamics):
+u(t) = s / (1 + (s/u0 − 1) e^{−2st/τ}) with τ = 1/η and
 t = η·step; half-learning time (τ/2s) ln((s − u0)/u0).
 
 Foil: a one-layer network's answer, u(t) = s + (u0 − s) e^{−t/τ}: every mode on the same

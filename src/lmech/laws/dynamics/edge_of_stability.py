@@ -12,7 +12,8 @@ eigenvector, residual tolerance 1e-4) is averaged over the last `window` fractio
 run, every `measure_every` steps; the points are the mean over `n_seeds` networks (each
 with its own data), with their standard error.
 
-Prediction (THEORY.md §8; Cohen et al. 2021): training is linearly stable along the top
+Prediction (Cohen et al. 2021; docs/theory/dynamics.md, §Stability thresholds): training
+is linearly stable along the top
 Hessian direction only while S <= 2/η (GD) or (2 + 2β)/η (heavy ball, PyTorch's
 convention); progressive sharpening pushes S up until it reaches that threshold, where it
 stays while the loss keeps falling (non-monotonically). So the late-time sharpness is
@@ -25,9 +26,9 @@ disjoint from any measurement seed), the same for every η.
 Tolerance: 5 % of the threshold. The threshold is a linear-stability bound: the theory
 does not predict the amplitude of the oscillations about it ("hovers just above 2/η",
 Cohen et al. §3), nor the small margin by which S sits below it once the loss has nearly
-vanished and GD converges. THEORY.md §8's check saw S between −5 % and +1.5 % of 2/η; we
-declare that 5 % band before measuring here. The Lanczos error (1e-4 relative) is
-negligible against it.
+vanished and GD converges. The pilot of docs/theory/dynamics.md (§Pilot) and this law's
+own kept S within 2 % of the threshold; we declare the 5 % band before measuring here.
+The Lanczos error (1e-4 relative) is negligible against it.
 
 Source: J. M. Cohen, S. Kaur, Y. Li, J. Z. Kolter, A. Talwalkar, "Gradient descent on
 neural networks typically occurs at the edge of stability", ICLR 2021 (arXiv:2103.00065),

@@ -15,7 +15,8 @@ delete-one-member jackknife error (members are independent):
 Foil: every class learned like a single concept, as one skill: A_m = ū, delay 0.
 Tolerance: zero (the theory gives no size for the coupling of concept errors it neglects).
 
-Source: Okawa, Lubana, Dick & Tanaka, NeurIPS 2023 (arXiv:2310.09336), §3–4; THEORY.md §5.
+Source: Okawa, Lubana, Dick & Tanaka, NeurIPS 2023 (arXiv:2310.09336), §3–4;
+docs/theory/emergence.md, §The product rule.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ the delay fraction (t_A − t_ū)/(t_Π − t_ū): how much of the delay the pro
 between a composition and its concepts the composition shows. Each point's standard
 error is the delete-one-member jackknife (members are independent).
 
-Prediction (THEORY.md §5): concepts are independent, so a composition of m concepts is
+Prediction (docs/theory/emergence.md, §The product rule): concepts are independent, so a
+composition of m concepts is
 right with the product of the single-concept probabilities, P = Π_j a_j: where the
 single-concept curve stands at u, the composition stands at u^m, and it reaches any
 accuracy P when ū^m does: delay fraction 1 at every P. Here that is a claim
@@ -62,7 +63,7 @@ emergence.compositional_diffusion, by up to 1.8 points.
 
 Source: Okawa, Lubana, Dick & Tanaka, "Compositional abilities emerge multiplicatively:
 exploring diffusion models on a synthetic task", NeurIPS 2023 (arXiv:2310.09336), §3
-(concept space, concept distance) and §4 (multiplicative emergence); THEORY.md §5.
+(concept space, concept distance) and §4 (multiplicative emergence); docs/theory/emergence.md.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ Source: Okawa, Lubana, Dick & Tanaka, "Compositional abilities emerge multiplica
 exploring diffusion models on a synthetic task", NeurIPS 2023 (arXiv:2310.09336), §3–4;
 Ho, Jain & Abbeel, "Denoising diffusion probabilistic models", NeurIPS 2020
 (arXiv:2006.11239), eq. 4 (forward marginal), eq. 7 (β̃_t), eq. 14 (ε-loss), Algorithm 2
-(sampling), §4 (linear schedule); THEORY.md §5.
+(sampling), §4 (linear schedule); docs/theory/emergence.md.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ a grouped jackknife over networks. Two networks:
 
 - off criticality: tanh with C_W = 1.5, C_b = 0.2, inputs at the fixed point K* = 0.69324,
   where a small distance shrinks by χ⊥(K*) = 0.797 per layer: 1 − ρ^(l) ∝ e^{−l/ξ⊥},
-  ξ⊥ = −1/ln χ⊥ = 4.41 layers (THEORY.md §1b);
+  ξ⊥ = −1/ln χ⊥ = 4.41 layers (docs/theory/init.md, §Susceptibilities);
 - at criticality: ReLU with C_W = 2, C_b = 0, where χ⊥ = 1 and the approach is set by the
   next order of the correlation map, 1 − ρ' = (1 − ρ) − (2√2/3π)(1 − ρ)^{3/2} + …, so
   1 − ρ^(l) → 9π²/(2l²), a power law (PDLT §5.2).

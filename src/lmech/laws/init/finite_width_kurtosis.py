@@ -6,20 +6,23 @@ the excess kurtosis κ = E z⁴/(E z²)² − 3 is estimated from per-network ne
 z² and z⁴, with a delta-method standard error over networks (neurons of one network share
 its random kernel, so the network is the unit of sampling).
 
-Prediction (THEORY.md §1d, PDLT §5.4): κ^(l) = 3V^(l)/(n K^(l)²) + O(1/n²), with the
+Prediction (PDLT §5.4; docs/theory/init.md, §Four-point vertex):
+κ^(l) = 3V^(l)/(n K^(l)²) + O(1/n²), with the
 vertex recursion V^(l+1) = C_W²[<σ⁴> − <σ²>²]_{K^(l)} + χ∥² V^(l). Plotted against l/n the
 widths collapse onto one curve per activation:
 
-- ReLU (scale-invariant class): 15(l − 1)/n at leading order. THEORY.md shows the 1/n
-  expansion failing for ReLU once 5L/n ~ 1, so the prediction is the exact finite-width
+- ReLU (scale-invariant class): 15(l − 1)/n at leading order. docs/theory/init.md
+  (§Depth over width) shows the 1/n expansion failing for ReLU once 5L/n ~ 1, so the
+  prediction is the exact finite-width
   result κ^(l) = 3[(1 + 5/n)^{l−1} − 1] (`scale_invariant_excess_kurtosis`), whose
   expansion starts with 15(l − 1)/n; nothing is neglected (tolerance: float32 only);
 - tanh (K* = 0 class): the exact leading-order recursion (`excess_kurtosis`), which grows
   towards 2l/n slowly ((V/K²)/l = 0.55 at l = 10), so the asymptote is not used.
   Tolerance: the O(1/n²) term. For scale-invariant σ the exact series is
   κ = κ₁ + κ₁²/6 + …; the K* = 0 class has its own, uncomputed, second-order coefficient,
-  so the declared tolerance is twice that, κ₁²/3 (THEORY.md's Monte Carlo at n = 32,
-  L = 10: 0.5425 ± 0.012 against κ₁ = 0.518, a gap of κ₁²/11).
+  so the declared tolerance is twice that, κ₁²/3 (the Monte Carlo of
+  docs/theory/init.md, §Reference values, at n = 32, L = 10: 0.539 ± 0.005 against
+  κ₁ = 0.518, a gap of about κ₁²/13).
 
 Foil: width-only scaling with no depth growth — every layer keeps the one-hidden-layer
 value κ^(2) ∝ 1/n. (The infinite-width foil κ = 0 is further still, tested separately.)

@@ -6,7 +6,8 @@ inputs with x·x/n₀ = q and correlation ρ. At every layer l the measured vari
 average over networks of (1/n)Σᵢ z_i(x₁)² and the covariance that of (1/n)Σᵢ z_i(x₁)z_i(x₂);
 the standard error is over networks (neurons of one network share its random kernel).
 
-Prediction (THEORY.md §1a, PDLT eq. 4.118): K¹ = C_b + C_W x_α·x_β/n₀ and
+Prediction (PDLT eq. 4.118; docs/theory/init.md, §Kernel recursion):
+K¹ = C_b + C_W x_α·x_β/n₀ and
 K^(l+1)_αβ = C_b + C_W <σ(z_α)σ(z_β)>_{K^(l)} — `kernel_recursion_gram`.
 
 Foil: the linear-network answer K^(l+1) = C_b + C_W K^(l) (variance multiplied by C_W each

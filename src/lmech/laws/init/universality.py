@@ -4,7 +4,8 @@ Experiment. For each member of two universality classes, `members` random MLPs o
 n and depth L at criticality (C_b = 0, C_W from `critical_point`) see one input; the
 excess kurtosis κ^(l) of a preactivation is estimated at every layer (per-network neuron
 averages of z² and z⁴, delta-method standard error over networks) and turned into the
-normalised vertex w = V/K² = nκ/3 (THEORY.md §1d: κ = 3V/(nK²) + O(1/n²)).
+normalised vertex w = V/K² = nκ/3 (docs/theory/init.md, §Four-point vertex:
+κ = 3V/(nK²) + O(1/n²)).
 
 - K* = 0 class: tanh, erf, sin. Inputs are scaled so that every member starts at the same
   K̃¹ = −a₁K¹ (K¹ = K̃¹/2 for tanh and erf, K̃¹ for sin). Prediction: the one universal

@@ -20,7 +20,8 @@ run's seed draws the training sets. For the power law, the panel "decay exponent
 compares the least-squares slope of log E against log n, with its standard error
 propagated from the points (independent across n).
 
-Prediction (THEORY.md §4; `lmech.theory.eigenlearning_test_error`): κ solves
+Prediction (docs/theory/kernels.md, §Eigenlearning; `lmech.theory.eigenlearning_test_error`):
+κ solves
 Σ_i λ_i/(λ_i + κ) + δ/κ = n, L_i = λ_i/(λ_i + κ), E₀ = n/(n − Σ L_i²), and
 E = E₀[Σ_i (1 − L_i)² v_i² + σ²], with λ_i, v_i as drawn (power law) or from the
 population's kernel matrix (`kernel_eigensystem`: eig(K)/N and u_iᵀf/√N; ReLU kernel).
@@ -35,8 +36,9 @@ Tolerance: 5 % of E (and the slope's share of it, Σ_i |c_i| · 5 % for least-sq
 weights c_i). Eigenlearning is the leading order of a large-n expansion: it neglects the
 finite-n fluctuations of the Gram matrix about its deterministic equivalent and, for the
 ReLU kernel's finite population, the difference between drawing n distinct points and
-drawing them independently (order n/N). THEORY.md §4 found 0–5 % for these and suggests
-5 % for n >= 100; we keep n >= 32, where our checks stayed within 2 %.
+drawing them independently (order n/N). docs/theory/kernels.md (§What is neglected) finds
+at most 3 % for n >= 32 on a Gaussian design; we keep n >= 32, where our checks stayed
+within 2 %.
 
 Source: J. B. Simon, M. Dickens, D. Karkada, M. R. DeWeese, TMLR 2023 (arXiv:2110.03922),
 eqs. 4–8; B. Bordelon, A. Canatar, C. Pehlevan, ICML 2020 (arXiv:2002.02561), eq. 5.

@@ -9,18 +9,21 @@ test error is exactly ‖v̂ − v‖². For each target decay β the error is a
 is the least-squares slope of −log E against log n, with its standard error propagated
 from the points (independent across n).
 
-Prediction: the same slope of the eigenlearning test error (THEORY.md §4;
+Prediction: the same slope of the eigenlearning test error
+(docs/theory/kernels.md, §Power laws;
 `lmech.theory.eigenlearning_test_error`, κ from Σ λ_i/(λ_i+κ) + δ/κ = n) on the same
 spectrum, target and sample sizes. Its asymptote is min(β − 1, 2α) (for δ → 0: the
 unlearned tail Σ_{k>n} v_k² ∝ n^(−(β−1)) dominates while β − 1 < 2α); computing the
 slope over the finite range rather than quoting the asymptote keeps finite-range
-curvature out of the comparison (THEORY.md §6 makes the same point for the quanta).
+curvature out of the comparison (docs/theory/scaling.md,
+§Finite windows, makes the same point for the quanta).
 
 Foil: the exponent ignoring the target's decay, α − 1: the error read off the kernel's
 spectral tail Σ_{k>n} λ_k ∝ n^(−(α−1)), the same for every target.
 
 Tolerance: eigenlearning neglects finite-n fluctuations of the Gram matrix, at most 5 %
-of E for n ≥ 32 (THEORY.md §4; issue 6's law kernels.learning_curve found ≤ 2 %); a 5 %
+of E for n ≥ 32 (docs/theory/kernels.md, §What is neglected; issue 6's law
+kernels.learning_curve found ≤ 2 %); a 5 %
 error at each point moves the least-squares slope by at most Σ_i |c_i| · 0.05, with c_i
 the slope's weights on log E_i. That bound is the declared tolerance; nothing else is
 neglected (the modes are the same finite set in theory and experiment).
@@ -49,7 +52,7 @@ from lmech.laws import (
 from lmech.theory import eigenlearning_test_error
 
 PILOT_SEEDS = (1_000_001, 1_000_002, 1_000_003)
-RELATIVE_TOLERANCE = 0.05  # eigenlearning's finite-n error on E (THEORY.md §4)
+RELATIVE_TOLERANCE = 0.05  # eigenlearning's finite-n error on E (docs/theory/kernels.md)
 EXPONENT = "decay exponent"
 
 

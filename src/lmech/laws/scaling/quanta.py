@@ -21,8 +21,8 @@ Prediction (the quantization model). A quantum is learned once it has been seen 
 times, so t_i = τ/(B p_i): time exponent 1. The error is carried by the unlearned quanta,
 E(S) = b Σ_{i: t_i > S} p_i (b = 1/2 for the error of an unlearned parity), so
 n(S) ∝ S^(1/s) and E ∝ S^(−(s−1)/s) = S^(−α/(α+1)): the data exponent. The finite window
-and the truncation at `n_tasks` bend a log-log fit away from that asymptote (THEORY.md §6:
-"compare exact sums rather than log-log fits"), so the prediction is the same least-squares
+and the truncation at `n_tasks` bend a log-log fit away from that asymptote (docs/theory/scaling.md,
+§Finite windows), so the prediction is the same least-squares
 slope computed on the model's exact staircase E(S) over the same window n_lo..n_hi; τ and b
 cancel.
 
@@ -46,7 +46,7 @@ and the slope to within Σ_i |c_i| ln q, with c_i the least-squares weights on l
 
 Source: Michaud, Liu, Girit & Tegmark, "The quantization model of neural scaling",
 NeurIPS 2023 (arXiv:2303.13506), §3 eqs. 1–4 (exponents) and §4 (multitask sparse parity);
-THEORY.md §6.
+docs/theory/scaling.md.
 """
 
 from __future__ import annotations
@@ -250,6 +250,7 @@ def _train(params: QuantaParams, s: float, seed: int, j: int, device: str, progr
                 hit = ens.forward(x_test, theta).argmax(-1) == y_test  # (M, T·n)
                 accs.append(hit.view(m, t_count, -1).double().mean(-1).cpu())
         if step == params.steps:
+            progress(1.0)
             break
         if step % 200 == 0:
             progress(step / params.steps)

@@ -90,7 +90,7 @@ def train_angles(*, dataset: torch.Tensor, lr: torch.Tensor, weight_decay: torch
             sums[2] += inside * torch.stack([x.pow(2).sum((1, 2)) for x in w], 1)
             sums[3] += first * q_old
             sums[4] += final * q_old
-        if (k + 1) % max(1, steps // 50) == 0:
+        if (k + 1) % max(1, steps // 50) == 0 or k + 1 == steps:
             progress((k + 1) / steps)
     out = sums.cpu().numpy()
     return {"dot": out[0], "q_k": out[1], "q_next": out[2], "q_first": out[3],

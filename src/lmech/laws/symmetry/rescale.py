@@ -10,7 +10,8 @@ by α = `imbalance` (θ_in ← α θ_in, θ_out ← θ_out/α, which changes no 
 ‖g_in‖² ∝ 1/α² dominates ‖g_out‖² ∝ α² throughout, so the source has one sign and the
 measured share of it is well defined.
 
-Prediction (THEORY.md §2, exact discrete forms): Q_{k+1} = (1 − ηλ)² Q_k +
+Prediction (docs/theory/symmetry.md, §Exact discrete updates):
+Q_{k+1} = (1 − ηλ)² Q_k +
 η² (‖g_in‖² − ‖g_out‖²) without momentum, and the (Q, ⟨θ, v⟩) recursion of
 `lmech.theory.quadratic_charge_momentum` with momentum — both exact given
 ⟨g_in, θ_in⟩ = ⟨g_out, θ_out⟩. Measured: the source fraction

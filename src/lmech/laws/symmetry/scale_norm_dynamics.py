@@ -9,7 +9,7 @@ scale-invariant groups (each conv's weight and bias, which feed a BatchNorm), an
 `NoetherTracker` records each group's squared norm Q = ‖θ_A‖² with the gradient or
 momentum norms the prediction needs.
 
-Prediction (THEORY.md §2, exact discrete forms): without momentum
+Prediction (docs/theory/symmetry.md, §Exact discrete updates): without momentum
 Q_{k+1} = (1 − ηλ)² Q_k + η² ‖g_k‖²; with momentum the (Q, ⟨θ, v⟩) recursion of
 `lmech.theory.quadratic_charge_momentum`, driven by ‖v_{k+1}‖². Both follow from the
 PyTorch update and ⟨g_A, θ_A⟩ = 0. The measured quantity is the *source fraction*

@@ -8,7 +8,8 @@ adding c·1 to the logits) and a `NoetherTracker` records its charge x = ⟨θ_A
 layer starts translated along the symmetry (every weight + 0.1, every bias + 1 — which
 changes no output), so x_0 is far from 0 and x_k/x_0 is well defined.
 
-Prediction (THEORY.md §2): the gradient drops out (⟨g_A, 1⟩ = 0), so x_k/x_0 follows the
+Prediction (docs/theory/symmetry.md, §Exact discrete updates): the gradient drops out
+(⟨g_A, 1⟩ = 0), so x_k/x_0 follows the
 source-free recursion of `lmech.theory.translation_charge_sgd`: exactly 1 without weight
 decay, (1 − ηλ)^k with it, and the discrete damped oscillator with momentum — the same
 for every seed and every data set.
