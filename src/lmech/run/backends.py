@@ -23,6 +23,8 @@ __all__ = ["BACKENDS", "LocalBackend", "RayBackend", "make_backend"]
 
 BACKENDS = ("local", "ray")
 CONNECT_TIMEOUT = 10.0  # seconds to reach a given cluster's address before giving up
+IN_FLIGHT_PER_CPU = 2  # tasks submitted ahead per cluster CPU: busy workers, bounded memory
+RETRIES = 2  # re-runs of a task whose worker or node died
 
 OnDone = Callable[[Task, LawResult], None]
 OnProgress = Callable[[Task, float], None]
@@ -55,10 +57,17 @@ class RayBackend:
             on_progress: OnProgress) -> None:
         ray = _import_ray()
         self._start(ray)
-        remote = ray.remote(num_cpus=self.threads, max_retries=0)(execute)
-        pending = {remote.remote(task): task for task in tasks}
+        # A task whose worker or node dies is retried (tasks are deterministic, so a retry
+        # gives the same numbers); a law that raises is an ERROR result, never retried.
+        remote = ray.remote(num_cpus=self.threads, max_retries=RETRIES)(execute)
+        window = max(1, IN_FLIGHT_PER_CPU * int(ray.cluster_resources().get("CPU", 1)))
+        waiting = list(tasks)[::-1]
+        pending: dict = {}
         try:
-            while pending:
+            while pending or waiting:
+                while waiting and len(pending) < window:  # back-pressure: a bounded window
+                    task = waiting.pop()
+                    pending[remote.remote(task)] = task
                 done, _ = ray.wait(list(pending), num_returns=1)
                 task = pending.pop(done[0])
                 try:
