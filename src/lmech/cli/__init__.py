@@ -8,6 +8,8 @@ import typer
 
 from lmech.cli.book import law_book_markdown, laws_command, report_command, show_command
 from lmech.cli.env import env_command
+from lmech.cli.hparams import coord_check_command
+from lmech.cli.prune import prune_command
 from lmech.cli.store import store_app
 from lmech.cli.sweep import sweep_command
 from lmech.cli.tools import critical_command, scaling_app
@@ -30,5 +32,7 @@ app.command("show")(show_command)
 app.command("report")(report_command)
 app.command("critical")(critical_command)
 app.command("env")(env_command)
+app.command("prune")(prune_command)
+app.command("coord-check")(coord_check_command)
 app.add_typer(scaling_app, name="scaling")
 app.add_typer(store_app, name="store")

@@ -1,8 +1,9 @@
 """Observables of networks and training: curvature (Hessian spectra, sharpness), loss
 symmetries and their Noether charges (`detect` finds the groups, `gradient_geometry` and
 `hessian_identity` check the identities each implies, `NoetherTracker` records each charge
-and its predicted trajectory in an ordinary PyTorch training loop), …"""
+and its predicted trajectory in an ordinary PyTorch training loop)), …"""
 
+from lmech.measure.coordinates import WidthExponent, module_outputs, width_exponent
 from lmech.measure.hessian import (
     HessianOperator,
     SharpnessTracker,
@@ -17,6 +18,7 @@ from lmech.measure.hessian import (
 )
 from lmech.measure.noether import KINDS, Symmetry, noether_charge
 from lmech.measure.noether_tracker import SUPPORTED_OPTIMIZERS, NoetherTracker
+from lmech.measure.pruning import prune_masks
 from lmech.measure.symmetry_detect import Detection, Skipped, detect
 from lmech.measure.symmetry_geometry import GeometryCheck, gradient_geometry, hessian_identity
 
@@ -32,14 +34,18 @@ __all__ = [
     "SpectralDensity",
     "Symmetry",
     "TraceEstimate",
+    "WidthExponent",
     "adam_preconditioner",
     "detect",
     "gradient_geometry",
     "hessian_identity",
     "hessian_trace",
     "hessian_vector_product",
+    "module_outputs",
     "noether_charge",
+    "prune_masks",
     "preconditioned_sharpness",
     "spectral_density",
     "top_eigenvalues",
+    "width_exponent",
 ]

@@ -8,6 +8,11 @@
 - `detect` finds the parameter groups of any ``nn.Module`` that carry a scale,
   translation or rescale symmetry. It lives in `lmech.measure` beside the Noether
   charges it defines (the symmetry laws use it too) and is re-exported here.
+- `prune`: SynFlow's data-free pruning (and magnitude, random, SNIP, GraSP) on any
+  ``nn.Module``, with per-layer tables and the collapse scan (`lmech.tools.pruning`).
+- `mup_model`, `mup_param_groups`, `coord_check`: μP hyperparameter transfer across width
+  and depth on any network of Linear, Conv, Embedding and attention layers, and the
+  coordinate check behind `lmech coord-check` (`lmech.tools.hparams`).
 - `writable_png` checks an output path before the work that draws to it.
 
 The tools build on `lmech.theory`, `lmech.models`, `lmech.ensemble`, `lmech.measure` and
@@ -16,15 +21,21 @@ the store of `lmech.run`; nothing else in lmech but the CLI imports them.
 
 from lmech.measure.symmetry_detect import Detection, Skipped, detect
 from lmech.tools.critical_init import critical_, critical_summary, plot_flows, theory_activation
+from lmech.tools.hparams import coord_check, mup_model, mup_param_groups
 from lmech.tools.png_path import writable_png
+from lmech.tools.pruning import prune
 
 __all__ = [
     "Detection",
     "Skipped",
+    "coord_check",
     "critical_",
     "critical_summary",
     "detect",
+    "mup_model",
+    "mup_param_groups",
     "plot_flows",
+    "prune",
     "theory_activation",
     "writable_png",
 ]

@@ -1,0 +1,17 @@
+"""The pruning tests run many tiny forward/backward passes: one intra-op thread is faster
+for tensors this small (and on a shared machine far faster), and is restored after."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
