@@ -1,4 +1,5 @@
-"""The fused engine against autograd: same losses, norms, parameters, divergence, schedule."""
+"""The fused kernels against autograd: same losses, norms, parameters, divergence, tracker
+records — for MSE and cross-entropy, full batch and minibatches, SGD and Adam."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 import torch
 
 from lmech.ensemble import SGD, Adam, Ensemble, init_ensemble, train
-from lmech.ensemble.fused import fused_unsupported, train_fused
+from lmech.ensemble.fused import FusedGradient, fused_unsupported
 from lmech.errors import LmechError
+from lmech.measure import StepGeometry
 from lmech.models import MLPConfig
 
 M = 5
@@ -23,12 +25,19 @@ def _data(generator, per_member, n_in=3, n_out=2, n=13, dtype=torch.float64):
                                                                  dtype=dtype)
 
 
+def _labels(generator, per_member, n_in=3, classes=4, n=13):
+    lead = (M, n) if per_member else (n,)
+    x = torch.randn(*lead, n_in, generator=generator, dtype=torch.float64)
+    return x, (x[..., 0] > 0).long() + 2 * (x[..., 1] > 0).long()  # 4 classes
+
+
 OPTIMIZERS = {
     "sgd": lambda: SGD(lr=0.05),
     "momentum": lambda: SGD(lr=torch.linspace(0.01, 0.08, M), momentum=0.9,
                             weight_decay=0.01),
     "nesterov": lambda: SGD(lr=0.03, momentum=0.8, nesterov=True,
                             weight_decay=torch.linspace(0.0, 0.1, M)),
+    "adam": lambda: Adam(lr=torch.linspace(0.005, 0.02, M), weight_decay=0.01),
 }
 
 
@@ -64,11 +73,51 @@ def test_fused_equals_autograd(activation, bias, per_member, generator) -> None:
 
 
 @pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
-def test_fused_equals_autograd_for_each_optimizer(opt, generator) -> None:
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_fused_equals_autograd_for_each_optimizer(opt, batch_size, generator) -> None:
     x, y = _data(generator, True)
-    a, b = _both(MLPConfig(3, 7, 2, 2), x, y, OPTIMIZERS[opt]())
+    a, b = _both(MLPConfig(3, 7, 2, 2), x, y, OPTIMIZERS[opt](), batch_size=batch_size)
     assert a[0].loss[:, -1].max() < a[0].loss[:, 0].max()
     _assert_same(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("per_member", [False, True])
+@pytest.mark.parametrize("batch_size", [None, 5])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_cross_entropy_fused_equals_autograd(per_member, batch_size, activation,
+                                             generator) -> None:
+    x, y = _labels(generator, per_member)
+    config = MLPConfig(3, 8, 2, 4, activation=activation)
+    a, b = _both(config, x, y, OPTIMIZERS["adam"](), steps=30, loss="cross_entropy",
+                 batch_size=batch_size)
+    assert torch.all(a[0].loss[:, -1] < a[0].loss[:, 0])  # every member learned
+    _assert_same(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_fresh_batches_run_fused_as_in_autograd(generator) -> None:
+    """(inputs, targets) drawn every step from the member streams: fused when they fit."""
+    def batch(step, streams):
+        x = streams.randn("batch", 9, 3, dtype=torch.float64)
+        return x, torch.sin(2 * x[..., :2])
+
+    a, b = _both(MLPConfig(3, 7, 2, 2), None, None, SGD(lr=0.1, momentum=0.5), batch=batch)
+    _assert_same(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_tracker_records_agree_between_engines(generator) -> None:
+    x, y = _data(generator, False)
+    records = []
+    for engine in ("autograd", "fused"):
+        ens = init_ensemble(MLPConfig(3, 7, 2, 2), members=M, seed=0, dtype=torch.float64)
+        geometry = StepGeometry(every=3, windows={"late": (10, 20)})
+        train(ens, x, y, optimizer=SGD(lr=0.1, momentum=0.9, weight_decay=0.01), steps=20,
+              engine=engine, trackers={"geometry": geometry})
+        records.append(geometry.records())
+    a, b = records
+    for name in ("theta_sq", "dot", "grad_sq", "buffer_sq", "grad_dot"):
+        torch.testing.assert_close(a[name], b[name], rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(a["windows"]["late"][name], b["windows"]["late"][name],
+                                   rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
@@ -87,32 +136,31 @@ def test_single_layer_and_uneven_widths(generator) -> None:
         _assert_same(a, b, rtol=1e-10, atol=1e-12)
 
 
-def test_chunks_do_not_change_the_result(generator) -> None:
+@pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
+def test_chunks_do_not_change_the_result(loss, generator) -> None:
     """Members are processed in chunks; the chunk size is invisible."""
-    x, y = _data(generator, False)
-    config = MLPConfig(3, 7, 2, 2)
+    x, y = _data(generator, False) if loss == "mse" else _labels(generator, False)
+    ens = init_ensemble(MLPConfig(3, 7, 2, 2 if loss == "mse" else 4), members=M, seed=0,
+                        dtype=torch.float64)
     results = []
     for chunk in (1, 2, M):
-        ens = init_ensemble(config, members=M, seed=0, dtype=torch.float64)
-        losses = []
-        params, _ = train_fused(
-            ens, x, y, optimizer=SGD(lr=0.1, momentum=0.9), steps=15, every=1, chunk=chunk,
-            record=lambda s, loss, p, out=losses: out.append(loss.clone()))
-        results.append((torch.stack(losses), params))
-    for losses, params in results[1:]:
-        torch.testing.assert_close(losses, results[0][0], rtol=1e-12, atol=1e-14)
-        for k, p in params.items():
-            torch.testing.assert_close(p, results[0][1][k], rtol=1e-12, atol=1e-14)
+        value, grads = FusedGradient(ens, loss, chunk=chunk)(ens.params, (x, y))
+        results.append((value.clone(), {k: g.clone() for k, g in grads.items()}))
+    for value, grads in results[1:]:
+        torch.testing.assert_close(value, results[0][0], rtol=1e-12, atol=1e-14)
+        for k, g in grads.items():
+            torch.testing.assert_close(g, results[0][1][k], rtol=1e-12, atol=1e-14)
 
 
 def test_member_alone_equals_member_in_ensemble(generator) -> None:
     x, y = _data(generator, False)
     config = MLPConfig(3, 7, 2, 2)
     big = init_ensemble(config, members=7, seed=11, dtype=torch.float64)
-    t_big = train(big, x, y, optimizer=SGD(lr=0.1), steps=20, engine="fused")
+    t_big = train(big, x, y, optimizer=Adam(lr=0.05), steps=20, batch_size=4, engine="fused")
     for i in (0, 6):
         alone = init_ensemble(config, member_ids=[i], seed=11, dtype=torch.float64)
-        t_alone = train(alone, x, y, optimizer=SGD(lr=0.1), steps=20, engine="fused")
+        t_alone = train(alone, x, y, optimizer=Adam(lr=0.05), steps=20, batch_size=4,
+                        engine="fused")
         torch.testing.assert_close(t_alone.loss[0], t_big.loss[i], rtol=1e-9, atol=1e-12)
         for k, v in big.params.items():
             torch.testing.assert_close(alone.params[k][0], v[i], rtol=1e-9, atol=1e-12)
@@ -150,27 +198,37 @@ def test_observables_see_each_steps_parameters(generator) -> None:
 
 def test_auto_takes_the_fused_path_when_it_applies(generator, monkeypatch) -> None:
     calls = []
+    real = FusedGradient
 
     def spy(*args, **kwargs):
         calls.append(1)
-        return train_fused(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(importlib.import_module("lmech.ensemble.train"), "train_fused", spy)
+    monkeypatch.setattr(importlib.import_module("lmech.ensemble.train"), "FusedGradient", spy)
     x, y = _data(generator, False)
     ens = init_ensemble(MLPConfig(3, 7, 2, 2), members=M, seed=0, dtype=torch.float64)
     train(ens, x, y, optimizer=SGD(lr=0.1), steps=2)
-    assert calls == [1]
-    train(ens, x, y, optimizer=Adam(lr=0.1), steps=2)
-    train(ens, x, y, optimizer=SGD(lr=0.1), steps=2, batch_size=4)
-    assert calls == [1]
+    assert len(calls) == 1
+    train(ens, x, y, optimizer=Adam(lr=0.1), steps=2, batch_size=4)
+    assert len(calls) == 3  # the minibatches', and the whole-set loss's (its own buffers)
+    train(ens, x, y, optimizer=SGD(lr=0.1), steps=2, loss=lambda out, b: mse_of(out, b))
+    train(ens, x, y, optimizer=SGD(lr=0.1), steps=2, engine="autograd")
+    train(ens, x, y, optimizer=SGD(lr=0.1), steps=2,
+          forward=lambda p, b: ens.forward(b[0], p))
+    assert len(calls) == 3
+
+
+def mse_of(out, b):
+    return (out - b[1]).square().mean((1, 2))
 
 
 @pytest.mark.parametrize("kw,reason", [
-    (dict(optimizer=Adam(lr=0.1)), "optimizer is Adam"),
-    (dict(loss="cross_entropy", targets=torch.zeros(13, dtype=torch.long)), "loss"),
-    (dict(batch_size=4), "minibatches"),
+    (dict(loss=mse_of), "loss"),
+    (dict(forward=lambda p, b: b[0]), "forward"),
+    (dict(loss="cross_entropy"), "int64 class ids"),
     (dict(config=MLPConfig(3, 7, 2, 2, activation="sin")), "activation"),
     (dict(dtype=torch.float32), "inputs are not torch.float32"),
+    (dict(inputs=torch.zeros(13, 4, dtype=torch.float64)), "inputs"),
 ])
 def test_fused_names_what_it_cannot_run(kw, reason, generator) -> None:
     x, y = _data(generator, False)
@@ -181,9 +239,8 @@ def test_fused_names_what_it_cannot_run(kw, reason, generator) -> None:
     with pytest.raises(LmechError, match=reason):
         train(ens, args.pop("inputs"), args.pop("targets"), engine="fused", **args)
     ens64 = init_ensemble(MLPConfig(3, 7, 2, 2), members=M, seed=0, dtype=torch.float64)
-    assert fused_unsupported(ens64, x, y, SGD(lr=0.1)) is None
-    with pytest.raises(LmechError, match="engine"):
-        train(ens64, x, y, optimizer=SGD(lr=0.1), steps=2, engine="jit")
+    assert fused_unsupported(ens64, (x, y), "mse") is None
+    assert "loss" in fused_unsupported(ens64, (x, y), "huber")
 
 
 def test_non_contiguous_parameters(generator) -> None:

@@ -83,7 +83,7 @@ def test_direct_and_weight_samplers_agree_in_distribution(activation, c_w, c_b) 
 
 
 def test_direct_sampler_first_layer_is_the_exact_kernel() -> None:
-    """K¹ = C_b + C_W x_α·x_β / n_0 (THEORY.md §1a), per member C_W."""
+    """K¹ = C_b + C_W x_α·x_β / n_0 (docs/theory/init.md, §Kernel recursion), per member C_W."""
     x = torch.tensor([[1.0, 2.0], [-1.0, 0.5]], dtype=torch.float64)
     c_w = torch.tensor([1.0, 3.0])
     (z,) = sample_preactivations(x, depth=1, width=20000, activation="tanh", C_W=c_w, C_b=0.5,

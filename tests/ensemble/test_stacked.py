@@ -81,3 +81,19 @@ def test_member_ids_give_the_same_initialisation() -> None:
 def test_bad_input_names_the_argument(call, name) -> None:
     with pytest.raises(LmechError, match=name):
         call()
+
+
+def test_modules_without_an_input_shape(generator) -> None:
+    """Plain nn.Sequential members: the input shape comes from the first Linear, or is
+    given."""
+    nets = [torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(),
+                                torch.nn.Linear(4, 1)).double() for _ in range(2)]
+    ens = Ensemble.from_modules(nets)
+    x = torch.randn(5, 3, generator=generator, dtype=torch.float64)
+    for i in range(2):
+        torch.testing.assert_close(ens(x)[i], nets[i](x))
+    conv = [torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten()).double()]
+    with pytest.raises(LmechError, match="input_shape"):
+        Ensemble.from_modules(conv)(torch.zeros(2, 1, 5, 5, dtype=torch.float64))
+    given = Ensemble.from_modules(conv, input_shape=(1, 5, 5))
+    assert given(torch.zeros(2, 1, 5, 5, dtype=torch.float64)).shape == (1, 2, 18)

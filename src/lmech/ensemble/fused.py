@@ -1,70 +1,73 @@
-"""Fused training of stacked MLPs: full batch, MSE, SGD — forward and backward by hand.
+"""Fused gradients of stacked MLPs: forward and backward by hand, MSE or cross-entropy.
 
 The common case of `lmech.ensemble.train` (an `MLP` ensemble with tanh, relu or linear
-activations, full-batch gradient descent on the mean squared error, plain, heavy-ball or
-Nesterov SGD with per-member learning rate and weight decay) runs here instead of through
-autograd. Same arithmetic, fewer passes over memory:
+activations, the default forward, the mean squared error or cross-entropy, on the whole
+set or on minibatches, with any optimiser) gets its losses and gradients here instead of
+from autograd. Same arithmetic, fewer passes over memory:
 
 - forward: z^(l) = b^(l) + a^(l−1) W^(l)ᵀ by one `baddbmm` per layer into a preallocated
   buffer, a^(l) = σ(z^(l)) in place (only a^(l) is kept: tanh' = 1 − a², relu' = [a > 0]);
   tanh is evaluated as 2·sigmoid(2z) − 1, five times faster than `torch.tanh` on CPU and
   within 2⁻²² absolute of it in float32 (≈ 4e-16 in float64), i.e. at the rounding of
   activations of order one;
-- backward: δ^(L) = 2 (f − y)/(B·n_out); ∂W^(l) = δ^(l)ᵀ a^(l−1), ∂b^(l) = Σ_B δ^(l);
+- output error: δ^(L) = 2 (f − y)/(B·n_out) for the MSE; δ^(L) = (softmax(f) − e_y)/B for
+  the cross-entropy −(1/B) Σ_b log softmax(f_b)_{y_b};
+- backward: ∂W^(l) = δ^(l)ᵀ a^(l−1), ∂b^(l) = Σ_B δ^(l);
   δ^(l−1) = (δ^(l) W^(l)) ⊙ σ'(a^(l−1)), the last factor applied in place by the same
   aten kernels autograd uses (`tanh_backward`, `threshold_backward`);
-- members are processed in chunks so that a chunk's activations stay cache-sized; every
-  buffer (activations, deltas, gradients, the next parameters) is allocated once;
-- the update follows `SGD.update` operation for operation on the full stacked tensors, into
-  a second parameter buffer, so a member that diverges is frozen at its old parameters.
+- members are processed in chunks so that a chunk's activations stay cache-sized; the
+  activation, delta and gradient buffers are allocated once and reused every step.
 
-Members share nothing, so each member's trajectory equals the autograd path's to float
-rounding (tests/ensemble/test_fused.py pits the two against each other).
+The optimiser update, batching, divergence and trackers are the engine's, shared with the
+autograd path. Members share nothing, so each member's trajectory equals the autograd
+path's to float rounding (tests/ensemble/test_fused.py pits the two against each other).
+
+Source: D. E. Rumelhart, G. E. Hinton, R. J. Williams, Nature 323 (1986) 533
+(backpropagation); the softmax cross-entropy gradient: C. M. Bishop, *Pattern Recognition
+and Machine Learning* (2006), eq. 4.109.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 import torch
 
-from lmech.ensemble.optim import SGD
 from lmech.ensemble.stacked import Ensemble
 from lmech.models import MLP
+from lmech.theory import Activation, get_activation
 
-__all__ = ["fused_unsupported", "train_fused"]
+__all__ = ["LOSSES", "FusedGradient", "chunk_size", "fused_unsupported"]
 
 Params = dict[str, torch.Tensor]
 CHUNK_BYTES = 8 * 2**20
 """Target size of one chunk's activation and delta buffers (they stay in L3 cache)."""
 MIN_CHUNK = 4
 """Fewest members per chunk: batched matmuls of a few members beat one at a time."""
+LOSSES = ("mse", "cross_entropy")
+"""The losses the fused kernels know, by the names `lmech.ensemble.train` uses."""
 
 
-def _activation(net: MLP) -> str | None:
-    """"tanh", "relu" or "linear" when the fused kernels know σ, else None."""
+def _activation(net: MLP) -> Activation | None:
+    """σ when the fused kernels can run it (it has an in-place fast form and a derivative
+    from its output), else None."""
     if net.config.depth == 0:
-        return "linear"  # a single layer: σ is never applied
-    if net.sigma is torch.tanh:
-        return "tanh"
-    if net.sigma is torch.relu:
-        return "relu"
-    act = net.config.activation
-    if isinstance(act, str) and act.lower() == "linear":
-        return "linear"
-    return None
+        return get_activation("linear")  # a single layer: σ is never applied
+    act = net.activation
+    return act if act.fast_torch is not None and act.backward_from_output is not None else None
 
 
-def fused_unsupported(ensemble: Ensemble, inputs: torch.Tensor, targets: torch.Tensor,
-                      optimizer) -> str | None:
-    """Why the fused path cannot run this (full-batch, MSE) training, or None if it can."""
+def fused_unsupported(ensemble: Ensemble, batch: Any, loss: str) -> str | None:
+    """Why the fused kernels cannot give this ensemble's loss and gradients on batches like
+    `batch` (``(inputs, targets, …)``) under `loss`, or None if they can."""
+    if loss not in LOSSES:
+        return f"the loss {loss!r} is not one of {LOSSES}"
     net = ensemble.template
     if type(net) is not MLP:
         return f"the model is a {type(net).__name__}, not an MLP"
     if _activation(net) is None:
-        return f"activation {net.config.activation!r} is not tanh, relu or linear"
-    if not isinstance(optimizer, SGD):
-        return f"the optimizer is {type(optimizer).__name__}, not SGD"
+        return (f"activation {net.activation.name!r} has no in-place fast form with a "
+                "derivative from its output (tanh, relu and linear have)")
     n = len(net.layers)
     names = [f"layers.{k}.{kind}" for k in range(n)
              for kind in (("weight", "bias") if net.config.bias else ("weight",))]
@@ -83,12 +86,30 @@ def fused_unsupported(ensemble: Ensemble, inputs: torch.Tensor, targets: torch.T
                 return f"{name} is not a {shape} {dtype} tensor on {device}"
     if dtype not in (torch.float32, torch.float64):
         return f"the parameters are {dtype}, not float32 or float64"
+    return _batch_unsupported(batch, loss, m, w, dtype, device)
+
+
+def _batch_unsupported(batch, loss, m, w, dtype, device) -> str | None:
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2 or \
+            not all(isinstance(t, torch.Tensor) for t in batch[:2]):
+        return "the batch is not (inputs, targets, …) tensors"
+    inputs, targets = batch[0], batch[1]
+    if inputs.dim() not in (2, 3) or inputs.shape[-1] != w[0] or \
+            (inputs.dim() == 3 and inputs.shape[0] != m):
+        return f"inputs are not (B, {w[0]}) or ({m}, B, {w[0]})"
+    if inputs.dtype != dtype:
+        return f"inputs are not {dtype} like the parameters"
     rows = (m, inputs.shape[-2]) if inputs.dim() == 3 else (inputs.shape[0],)
-    if tuple(targets.shape) != (*rows, w[-1]):
-        return f"targets are not {(*rows, w[-1])} (inputs' rows × n_out)"
+    if loss == "mse":
+        if tuple(targets.shape) not in ((*rows, w[-1]), (m, *rows[-1:], w[-1])):
+            return f"targets are not {(*rows, w[-1])} (inputs' rows × n_out)"
+        if targets.dtype != dtype:
+            return f"targets are not {dtype} like the parameters"
+    elif tuple(targets.shape) not in (rows, (m, rows[-1])) or targets.dtype != torch.int64:
+        return f"targets are not int64 class ids of shape {rows}"
     for name, t in (("inputs", inputs), ("targets", targets)):
-        if t.dtype != dtype or t.device != device:
-            return f"{name} are not {dtype} on {device} like the parameters"
+        if t.device != device:
+            return f"{name} are not on {device} like the parameters"
     return None
 
 
@@ -100,7 +121,6 @@ class _Buffers:
         self.acts = [torch.empty(chunk, b, n, **kw) for n in widths[1:]]
         big = chunk * b * max(widths[1:])
         self.deltas = [torch.empty(big, **kw), torch.empty(big, **kw)]
-        self.minus_one = torch.tensor(-1.0, **kw)
 
     def delta(self, i: int, c: int, b: int, n: int) -> torch.Tensor:
         return self.deltas[i % 2][:c * b * n].view(c, b, n)
@@ -120,18 +140,16 @@ def _forward(weights, biases, x, bufs, s, c, act) -> torch.Tensor:
     for k, (w, b) in enumerate(zip(weights, biases, strict=True)):
         z = bufs.acts[k][:c]
         wt = w[s].transpose(1, 2)  # (c, n_k, n_{k+1})
-        # tanh(z) = 2·sigmoid(2z) − 1: the doubling is exact (folded into the matmul),
-        # and two fast passes cost a fifth of torch.tanh's (see the module docstring).
-        two = 2.0 if k < last and act == "tanh" else 1.0
+        # σ(z) = g(s·z) (tanh: 2·sigmoid(2z) − 1): the power-of-two scale s is exact, so
+        # it is folded into the matmul, and g runs in place (see the module docstring).
+        fast = act.fast_torch if k < last else None
+        scale = fast.scale if fast is not None else 1.0
         if b is None:
-            torch.baddbmm(z, a, wt, beta=0.0, alpha=two, out=z)
+            torch.baddbmm(z, a, wt, beta=0.0, alpha=scale, out=z)
         else:
-            torch.baddbmm(b[s].unsqueeze(1), a, wt, beta=two, alpha=two, out=z)
-        if k < last and act == "tanh":
-            torch.sigmoid(z, out=z)
-            torch.add(bufs.minus_one, z, alpha=2.0, out=z)
-        elif k < last and act == "relu":
-            torch.relu_(z)
+            torch.baddbmm(b[s].unsqueeze(1), a, wt, beta=scale, alpha=scale, out=z)
+        if fast is not None:
+            fast.outer(z, z)
         a = z
     return a
 
@@ -152,121 +170,79 @@ def _backward(weights, biases, x, bufs, s, c, act, delta, grads_w, grads_b) -> N
             break
         d = bufs.delta(n_layers - k, c, b_rows, a_prev.shape[-1])
         torch.bmm(delta, weights[k][s], out=d)
-        if act == "tanh":
-            torch.ops.aten.tanh_backward.grad_input(d, a_prev, grad_input=d)
-        elif act == "relu":
-            torch.ops.aten.threshold_backward.grad_input(d, a_prev, 0, grad_input=d)
+        act.backward_from_output(d, a_prev)
         delta = d
 
 
-def _update(opt: SGD, state: dict, params: Params, grads: Params, out: Params) -> None:
-    """`SGD.update`'s arithmetic in place: new parameters into `out`, velocity kept."""
-    lr, wd, first = state["lr"], state["weight_decay"], state["step"] == 0
-    for k, p in params.items():
-        view = (-1, *([1] * (p.dim() - 1)))
-        g = grads[k]
-        if wd is not None:
-            g.addcmul_(wd.to(p).view(view), p)
-        if opt.momentum:
-            v = state["velocity"].setdefault(k, torch.empty_like(g))
-            if first:
-                v.copy_(g)
-            else:
-                v.mul_(opt.momentum).add_(g)
-            if opt.nesterov:
-                g.add_(v, alpha=opt.momentum)
-            else:
-                g = v
-        torch.addcmul(p, lr.to(p).view(view), g, value=-1, out=out[k])
-    state["step"] += 1
+class FusedGradient:
+    """Every member's loss and gradient on a batch, by the hand-written kernels.
 
-
-def _finite(params: Params) -> torch.Tensor:
-    ok = None
-    for p in params.values():
-        f = torch.isfinite(p.flatten(1).sum(-1))
-        ok = f if ok is None else ok & f
-    return ok
-
-
-def train_fused(
-    ensemble: Ensemble,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    optimizer: SGD,
-    steps: int,
-    every: int,
-    record: Callable[[int, torch.Tensor, Params], None],
-    progress: Callable[[float], None] | None = None,
-    chunk: int | None = None,
-) -> tuple[Params, torch.Tensor]:
-    """Full-batch MSE gradient descent of every member; returns (parameters, diverged_at).
+    Called as ``gradient(params, batch, backward=True) -> (loss (M,), grads)`` with
+    ``batch = (inputs, targets, …)`` as `fused_unsupported` accepts (inputs ``(B, n_in)``
+    shared or ``(M, B, n_in)`` per member; targets per member or shared). The gradients
+    are buffers reused by the next call (read or copy them before it); with
+    ``backward=False`` only the loss is computed and grads is None.
 
     Args:
-        inputs: ``(P, n_in)`` shared or ``(M, P, n_in)`` per member.
-        targets: ``(P, n_out)`` or ``(M, P, n_out)``.
-        record: called as ``record(step, loss (M,), params)`` at the recorded steps; the
-            params are the live buffers (copy them to keep them).
+        ensemble: the MLP ensemble (its template fixes the architecture).
+        loss: "mse" or "cross_entropy".
         chunk: members per chunk (default `chunk_size`).
-
-    The caller (`lmech.ensemble.train`) has checked the arguments and `fused_unsupported`.
     """
-    net = ensemble.template
-    act = _activation(net)
-    widths = net.config.widths
-    n = len(net.layers)
-    m = ensemble.members
-    x = inputs.contiguous()
-    y = targets.contiguous()
-    with torch.no_grad():
-        cur = {k: v.detach().clone(memory_format=torch.contiguous_format)
-               for k, v in ensemble.params.items()}
-        nxt = {k: torch.empty_like(v) for k, v in cur.items()}
-        grads = {k: torch.empty_like(v) for k, v in cur.items()}
-        state = optimizer.init(cur)
-        for knob in ("lr", "weight_decay"):
-            if state[knob] is not None:
-                state[knob] = state[knob].to(x.dtype).to(x.device)  # (M,)
-        batch = x.shape[-2]
-        c_max = chunk or chunk_size(widths, batch, m, x.element_size())
-        bufs = _Buffers(widths, c_max, batch, x.dtype, x.device)
-        scale = 2.0 / (batch * widths[-1])
-        names_w = [f"layers.{k}.weight" for k in range(n)]
-        names_b = [f"layers.{k}.bias" for k in range(n)]
-        alive = torch.ones(m, dtype=torch.bool)
-        diverged = torch.full((m,), -1, dtype=torch.long)
-        report = max(1, steps // 100)
-        loss = torch.empty(m, dtype=x.dtype, device=x.device)
-        for step in range(steps + 1):
-            if progress is not None and step % report == 0 and step:
-                progress(step / steps)
-            weights = [cur[k] for k in names_w]
-            biases = [cur.get(k) for k in names_b]
-            grads_w = [grads[k] for k in names_w]
-            grads_b = [grads.get(k) for k in names_b]
-            backward = step < steps
+
+    def __init__(self, ensemble: Ensemble, loss: str, chunk: int | None = None) -> None:
+        self.net = ensemble.template
+        self.loss = loss
+        self.chunk = chunk
+        self.act = _activation(self.net)
+        n = len(self.net.layers)
+        self.names_w = [f"layers.{k}.weight" for k in range(n)]
+        self.names_b = [f"layers.{k}.bias" for k in range(n)]
+        self._bufs: tuple[int, int, _Buffers] | None = None
+        self._grads: Params | None = None
+
+    def _buffers(self, rows: int, m: int, like: torch.Tensor) -> tuple[int, _Buffers]:
+        if self._bufs is None or self._bufs[0] != rows:  # a new batch size: new buffers
+            widths = self.net.config.widths
+            c_max = self.chunk or chunk_size(widths, rows, m, like.element_size())
+            self._bufs = (rows, c_max, _Buffers(widths, c_max, rows, like.dtype, like.device))
+        return self._bufs[1], self._bufs[2]
+
+    def __call__(self, params: Params, batch: Any, backward: bool = True
+                 ) -> tuple[torch.Tensor, Params | None]:
+        x, y = batch[0], batch[1]
+        w0 = params[self.names_w[0]]
+        m, rows = w0.shape[0], x.shape[-2]
+        per_member_y = y.dim() == (3 if self.loss == "mse" else 2)
+        with torch.no_grad():
+            c_max, bufs = self._buffers(rows, m, x)
+            if backward and self._grads is None:
+                self._grads = {k: torch.empty(v.shape, dtype=v.dtype, device=v.device)
+                               for k, v in params.items()}
+            weights = [params[k] for k in self.names_w]
+            biases = [params.get(k) for k in self.names_b]
+            grads_w = [self._grads[k] for k in self.names_w] if backward else None
+            grads_b = [self._grads.get(k) for k in self.names_b] if backward else None
+            loss = torch.empty(m, dtype=w0.dtype, device=w0.device)
             for lo in range(0, m, c_max):
                 c = min(c_max, m - lo)
                 s = slice(lo, lo + c)
-                f = _forward(weights, biases, x, bufs, s, c, act)
-                r = torch.sub(f, y[s] if y.dim() == 3 else y, out=f)  # (c, B, n_out)
-                loss[s] = r.square().flatten(1).mean(-1)
+                f = _forward(weights, biases, x, bufs, s, c, self.act)  # (c, B, n_out)
+                target = y[s] if per_member_y else y
+                delta = self._output_error(f, target, loss, s, rows)
                 if backward:
-                    _backward(weights, biases, x, bufs, s, c, act, r.mul_(scale), grads_w,
+                    _backward(weights, biases, x, bufs, s, c, self.act, delta, grads_w,
                               grads_b)
-            if step % every == 0 or step == steps:
-                record(step, loss, cur)
-            if not backward:
-                break
-            _update(optimizer, state, cur, grads, nxt)
-            bad = alive & ~(torch.isfinite(loss).cpu() & _finite(nxt).cpu())
-            if bad.any():
-                diverged[bad] = step
-                alive &= ~bad
-            if not alive.all():
-                dead = (~alive).nonzero().squeeze(1).to(x.device)
-                for k, p in nxt.items():
-                    p.index_copy_(0, dead, cur[k].index_select(0, dead))
-            cur, nxt = nxt, cur
-    return cur, diverged
+        return loss, (self._grads if backward else None)
+
+    def _output_error(self, f, target, loss, s, rows) -> torch.Tensor:
+        """Writes the members' losses into ``loss[s]``; returns ∂L/∂f in place of `f`."""
+        if self.loss == "mse":
+            r = torch.sub(f, target, out=f)  # (c, B, n_out)
+            loss[s] = r.square().flatten(1).mean(-1)
+            return r.mul_(2.0 / (rows * f.shape[-1]))
+        idx = target.expand(f.shape[0], rows).unsqueeze(-1)  # (c, B, 1)
+        logp = torch.log_softmax(f, -1)
+        loss[s] = -logp.gather(-1, idx).squeeze(-1).mean(-1)
+        p = torch.exp(logp, out=f)
+        p.scatter_add_(-1, idx, torch.full(idx.shape, -1.0, dtype=p.dtype, device=p.device))
+        return p.mul_(1.0 / rows)

@@ -1,10 +1,11 @@
 """M networks of one architecture, parameters stacked on a leading member axis.
 
 Member i's initialisation depends only on (seed, i): each member draws from its own
-generator seeded by `member_seed(seed, i, "init")`, so a member trained alone and inside an
-ensemble of any size starts from the same weights.
+generator seeded by ``derive(seed, "init", i)`` (`lmech.ensemble.seeds`), so a member
+trained alone and inside an ensemble of any size starts from the same weights.
 
-Physics-knob initialisation (THEORY.md §1): every weight matrix or convolution kernel
+Physics-knob initialisation (Roberts, Yaida & Hanin, *Principles of Deep Learning Theory*,
+arXiv:2106.10165, §2.1): every weight matrix or convolution kernel
 W^(l) ~ N(0, C_W^(l)/fan_in), every bias b^(l) ~ N(0, C_b^(l)), normalisation gains 1 and
 shifts 0. Layers are counted over the weight-bearing modules in order (an MLP of `depth`
 hidden layers has depth + 1 of them, the readout last). ``init="torch"`` instead draws
@@ -17,25 +18,24 @@ import copy
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
 
 from lmech.ensemble._knobs import Knob, check_members, check_nonnegative, per_layer_member
+from lmech.ensemble.seeds import derive
 from lmech.errors import LmechError
 from lmech.models import MLP, CNNConfig, MLPConfig, SmallCNN
 
 __all__ = ["Ensemble", "init_ensemble", "member_seed"]
 
 INITS = ("physics", "torch")
-_PURPOSES = {"init": 0, "data": 1}
 
 
 def member_seed(seed: int, member: int, purpose: str) -> int:
-    """A 63-bit seed that depends only on (seed, member, purpose) ("init" or "data")."""
-    seq = np.random.SeedSequence([int(seed), int(member), _PURPOSES[purpose]])
-    return int(seq.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+    """``derive(seed, purpose, member)`` (`lmech.ensemble.seeds`) in the argument order the
+    laws written before the seed registry use."""
+    return derive(seed, purpose, member)
 
 
 class Ensemble:
@@ -45,14 +45,19 @@ class Ensemble:
         template: a module of the architecture (its own weights are not used).
         params: stacked parameters, keyed by the template's parameter names.
         member_ids: ``(M,)`` the id i of each member (seeds depend on (seed, i)).
+        input_shape: the shape of one input, for a template without an ``input_shape``
+            attribute (default: the template's, else ``(in_features,)`` of its first
+            module if that is an ``nn.Linear``).
     """
 
     def __init__(self, template: nn.Module, params: dict[str, torch.Tensor],
-                 member_ids: Sequence[int] | None = None) -> None:
+                 member_ids: Sequence[int] | None = None,
+                 input_shape: Sequence[int] | None = None) -> None:
         self.template = template
         self.params = params
         m = next(iter(params.values())).shape[0]
         self.member_ids = list(range(m)) if member_ids is None else list(member_ids)
+        self._input_shape = None if input_shape is None else tuple(input_shape)
 
     @property
     def members(self) -> int:
@@ -60,7 +65,16 @@ class Ensemble:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.template.input_shape)
+        if self._input_shape is not None:
+            return self._input_shape
+        if hasattr(self.template, "input_shape"):
+            return tuple(self.template.input_shape)
+        first = next((mod for mod in self.template.modules()
+                      if isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d))), None)
+        if isinstance(first, nn.Linear):
+            return (first.in_features,)
+        raise LmechError(f"the template {type(self.template).__name__} has no input_shape and "
+                         "does not start with an nn.Linear; give Ensemble(..., input_shape=…)")
 
     def check_inputs(self, x: torch.Tensor) -> bool:
         """True if `x` is per member ``(M, B, *input)``, False if shared ``(B, *input)``."""
@@ -100,8 +114,10 @@ class Ensemble:
         return module
 
     @classmethod
-    def from_modules(cls, modules: Sequence[nn.Module]) -> Ensemble:
-        """Stack the parameters of modules of one architecture (the first is the template)."""
+    def from_modules(cls, modules: Sequence[nn.Module],
+                     input_shape: Sequence[int] | None = None) -> Ensemble:
+        """Stack the parameters of modules of one architecture (the first is the template;
+        `input_shape` as in the class docstring)."""
         if len(modules) < 1:
             raise LmechError("modules must be a non-empty list of modules")
         names = [dict(m.named_parameters()) for m in modules]
@@ -110,7 +126,7 @@ class Ensemble:
             if list(d) != keys or any(d[k].shape != names[0][k].shape for k in keys):
                 raise LmechError(f"modules[{i}] has a different architecture from modules[0]")
         params = {k: torch.stack([d[k].detach() for d in names]).clone() for k in keys}
-        return cls(copy.deepcopy(modules[0]), params)
+        return cls(copy.deepcopy(modules[0]), params, input_shape=input_shape)
 
 
 def _mlp_forward(net: MLP, params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -188,7 +204,7 @@ def init_ensemble(
     c_b = check_nonnegative(per_layer_member(C_b, "C_b", len(layers), m), "C_b")
     per_member = [
         _init_member(template, layers, c_w[:, j], c_b[:, j], init,
-                     torch.Generator().manual_seed(member_seed(seed, i, "init")))
+                     torch.Generator().manual_seed(derive(seed, "init", i)))
         for j, i in enumerate(member_ids)
     ]
     params = {k: torch.stack([p[k] for p in per_member]).to(device) for k in per_member[0]}

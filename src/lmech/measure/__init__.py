@@ -1,9 +1,16 @@
 """Observables of networks and training: curvature (Hessian spectra, sharpness), loss
 symmetries and their Noether charges (`detect` finds the groups, `gradient_geometry` and
 `hessian_identity` check the identities each implies, `NoetherTracker` records each charge
-and its predicted trajectory in an ordinary PyTorch training loop)), …"""
+and its predicted trajectory in an ordinary PyTorch training loop), and trackers of ensemble
+training (`lmech.ensemble.train` calls any `Tracker`: `CurveTracker`, `StepGeometry`,
+`EnsembleSharpness`), …"""
 
 from lmech.measure.coordinates import WidthExponent, module_outputs, width_exponent
+from lmech.measure.ensemble_sharpness import (
+    EnsembleSharpness,
+    StackedHessian,
+    ensemble_top_eigenvalues,
+)
 from lmech.measure.hessian import (
     HessianOperator,
     SharpnessTracker,
@@ -21,22 +28,32 @@ from lmech.measure.noether_tracker import SUPPORTED_OPTIMIZERS, NoetherTracker
 from lmech.measure.pruning import prune_masks
 from lmech.measure.symmetry_detect import Detection, Skipped, detect
 from lmech.measure.symmetry_geometry import GeometryCheck, gradient_geometry, hessian_identity
+from lmech.measure.trackers import GEOMETRY, CurveTracker, StepGeometry
+from lmech.measure.tracking import Tracker, TrainingStep
 
 __all__ = [
+    "GEOMETRY",
     "KINDS",
     "SUPPORTED_OPTIMIZERS",
+    "CurveTracker",
     "Detection",
+    "EnsembleSharpness",
     "GeometryCheck",
     "HessianOperator",
     "NoetherTracker",
     "SharpnessTracker",
     "Skipped",
     "SpectralDensity",
+    "StackedHessian",
+    "StepGeometry",
     "Symmetry",
     "TraceEstimate",
+    "Tracker",
+    "TrainingStep",
     "WidthExponent",
     "adam_preconditioner",
     "detect",
+    "ensemble_top_eigenvalues",
     "gradient_geometry",
     "hessian_identity",
     "hessian_trace",

@@ -50,6 +50,7 @@ def quick(law_run):
     return law_run(LAW, 0, "quick")
 
 
+@pytest.mark.slow  # the quick budget: about a minute
 @pytest.mark.parametrize("mistake", ["parameter axis", "asymptote at a finite window"])
 def test_wrong_error_exponents_are_refuted(quick, mistake) -> None:
     """α_N in place of α_D, and the asymptotic α/(α+1) quoted for a finite window
