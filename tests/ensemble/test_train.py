@@ -260,3 +260,32 @@ def test_bad_input_names_the_argument(kw, name, generator) -> None:
     ens = init_ensemble(CONFIG, members=2, seed=0)
     with pytest.raises(LmechError, match=name):
         train(ens, args.pop("inputs"), args.pop("targets"), **args)
+
+
+def test_small_steps_run_on_one_thread_and_the_setting_is_restored() -> None:
+    """threads="auto": a tiny step runs single-threaded (a second thread only stalls beside
+    a busy process); the caller's thread count is back afterwards, also after an error."""
+    from lmech.ensemble import SGD, init_ensemble
+    from lmech.errors import LmechError
+    from lmech.models import MLPConfig
+
+    seen = []
+    ens = init_ensemble(MLPConfig(n_in=2, width=4, depth=1), members=2, seed=0)
+    x = torch.zeros(8, 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        auto = train(ens, x, x[:, :1], optimizer=SGD(lr=0.1), steps=2,
+                     observables={"threads": lambda p, d: torch.full(
+                         (2,), float(torch.get_num_threads()))})
+        assert torch.all(auto.observables["threads"][:, 1:] == 1)
+        traj = train(ens, x, x[:, :1], optimizer=SGD(lr=0.1), steps=2, threads=2,
+                     observables={"threads": lambda p, d: torch.full(
+                         (2,), float(torch.get_num_threads()))})
+        seen = traj.observables["threads"]
+        assert torch.get_num_threads() == 2
+        with pytest.raises(LmechError, match="threads must be"):
+            train(ens, x, x[:, :1], optimizer=SGD(lr=0.1), steps=2, threads=0)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.all(seen[:, 1:] == 2)

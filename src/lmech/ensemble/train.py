@@ -107,6 +107,7 @@ def train(
     trackers: Mapping[str, Tracker] | None = None,
     progress: Callable[[float], None] | None = None,
     engine: str = "auto",
+    threads: int | str = "auto",
 ) -> Trajectory:
     """Train every member of `ensemble` (in place) and return what was recorded.
 
@@ -143,6 +144,10 @@ def train(
             default forward, MSE or cross-entropy; an LmechError otherwise); "auto" (fused
             when it applies, else autograd). Both give the same trajectories to rounding;
             every optimiser and tracker works with both.
+        threads: torch's intra-op threads while training: "auto" uses one thread when a
+            step is small (under `SMALL_STEP_FLOPS`, where a second thread only adds
+            synchronisation and, beside a busy process, stalls every op) and the caller's
+            setting otherwise; or an integer.
 
     Returns:
         the `Trajectory`; `ensemble.params` hold the trained parameters. A member frozen
@@ -159,6 +164,9 @@ def train(
         ([0, 10, 20], torch.Size([3, 3]))
     """
     _check(optimizer, steps, engine, trackers)
+    if threads != "auto" and (isinstance(threads, bool) or not isinstance(threads, int)
+                              or threads < 1):
+        raise LmechError(f"threads must be 'auto' or an integer >= 1, got {threads!r}")
     derive(seed, "data")  # checks the seed
     params = {k: v.detach() for k, v in ensemble.params.items()}
     streams = MemberStreams(seed, ensemble.member_ids,
@@ -170,11 +178,50 @@ def train(
     state = optimizer.init(params)
     alive = torch.ones(ensemble.members, dtype=torch.bool)
     diverged = torch.full((ensemble.members,), -1, dtype=torch.long)
+    before = torch.get_num_threads()
+    try:
+        params, diverged = _loop(steps, progress, source, problem, optimizer, params, state,
+                                 alive, diverged, watchers, streams, ensemble, threads)
+    finally:
+        torch.set_num_threads(before)
+    ensemble.params = {k: v.detach() for k, v in params.items()}
+    rec = curves.records()
+    return Trajectory(steps=rec["steps"], loss=rec["loss"], norms=rec["norms"],
+                      observables=rec["observables"], diverged_at=diverged,
+                      tracked={k: t.records() for k, t in (trackers or {}).items()})
+
+
+SMALL_STEP_FLOPS = 5e7
+"""A training step under this many forward FLOPs (2 · rows · stacked parameters) runs on
+one thread: measured on this kind of machine, two threads gain nothing there and, beside a
+busy process, slow every small op 10–50×."""
+
+
+def _step_threads(threads: int | str, params: Params, first_batch: Any, members: int) -> int:
+    """The thread count for a run whose first batch is `first_batch` (see `train`)."""
+    if threads == "auto":
+        x = first_batch[0] if isinstance(first_batch, (tuple, list)) else first_batch
+        rows = 1
+        if isinstance(x, torch.Tensor) and x.dim() >= 1:
+            rows = x.shape[1] if x.dim() >= 3 and x.shape[0] == members else x.shape[0]
+        flops = 2 * rows * sum(p.numel() for p in params.values())
+        n = 1 if flops < SMALL_STEP_FLOPS else torch.get_num_threads()
+        return n
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1:
+        return threads
+    raise LmechError(f"threads must be 'auto' or an integer >= 1, got {threads!r}")
+
+
+def _loop(steps, progress, source, problem, optimizer, params, state, alive, diverged,
+          watchers, streams, ensemble, threads):
+    """The step loop of `train`; returns the final parameters and the divergence steps."""
     report = max(1, steps // 100)
     for step in range(steps + 1):
         if progress is not None and step % report == 0 and step:
             progress(step / steps)
         b = source.batch(step)
+        if step == 0:
+            torch.set_num_threads(_step_threads(threads, params, b, ensemble.members))
         final = step == steps
         per_member, grads = problem.gradient(params, b, not final)
         new, new_state = (params, state) if final else optimizer.update(grads, state, params)
@@ -189,11 +236,7 @@ def train(
         for w in watchers:
             w.observe(view)
         params, state = new, new_state
-    ensemble.params = {k: v.detach() for k, v in params.items()}
-    rec = curves.records()
-    return Trajectory(steps=rec["steps"], loss=rec["loss"], norms=rec["norms"],
-                      observables=rec["observables"], diverged_at=diverged,
-                      tracked={k: t.records() for k, t in (trackers or {}).items()})
+    return params, diverged
 
 
 class _Problem:
