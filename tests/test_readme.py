@@ -29,3 +29,12 @@ def test_law_book_table_is_generated_from_the_registry() -> None:
     """The README's table is `lmech laws --markdown` verbatim: regenerate it after changing
     a law's claim, kind, pillar, source or finding."""
     assert law_book_markdown() in README.read_text()
+
+
+@pytest.mark.skipif(not README.exists(), reason="running from an installed package")
+def test_the_python_api_example_runs(capsys) -> None:
+    """The README's Python API block, run as a newcomer would paste it."""
+    block = README.read_text().split("## Python API", 1)[1].split("```python", 1)[1]
+    exec(compile(block.split("```", 1)[0], "README.md", "exec"), {})  # noqa: S102
+    words = capsys.readouterr().out.split()
+    assert words and words[0] in ("CONFIRMED", "INCONCLUSIVE", "REFUTED")
