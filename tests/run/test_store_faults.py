@@ -191,3 +191,19 @@ def test_two_concurrent_runs_on_one_directory_both_store_every_law(tmp_path, sta
     results = store.results()
     assert len(results) == 12 and results.groupby("run_id").size().tolist() == [6, 6]
     assert set(results["seed"]) == {1, 2}
+
+
+def test_a_burst_shares_one_connection_and_loses_nothing(tmp_path) -> None:
+    summary = verify([CorrectLaw()], out=tmp_path, budget="smoke", seed=(0, 1, 2))
+    store = Store(tmp_path)
+    moved = [r.__class__(**{**r.__dict__, "law": "fake.again"}) for r in summary.per_seed]
+    with store.burst():
+        assert store._held is not None
+        kept = [store.record(summary.run_id, r) for r in moved]
+    assert kept == [None] * 3 and store._held is None
+    assert len(store.results("fake.again")) == 3
+    _zero(store.path)  # a store that cannot be opened: the burst leaves records to sidecars
+    with store.burst():
+        kept = [store.record(summary.run_id, r.__class__(**{**r.__dict__, "law": "fake.late"}))
+                for r in moved]
+    assert all(k is not None and k.exists() for k in kept)

@@ -10,6 +10,7 @@ bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,13 +29,15 @@ RETRIES = 2  # re-runs of a task whose worker or node died
 
 OnDone = Callable[[Task, LawResult], None]
 OnProgress = Callable[[Task, float], None]
+Burst = Callable[[], contextlib.AbstractContextManager]
+"""A context under which several results are written in a row (`Store.burst`)."""
 
 
 class LocalBackend:
     """Tasks one after another in this process."""
 
     def run(self, tasks: Sequence[Task], laws: dict[str, AbstractLaw], on_done: OnDone,
-            on_progress: OnProgress) -> None:
+            on_progress: OnProgress, burst: Burst = contextlib.nullcontext) -> None:
         for task in tasks:
             result = execute(task, laws.get(task.law),
                              progress=lambda f, task=task: on_progress(task, f))
@@ -54,7 +57,7 @@ class RayBackend:
         self.threads = threads
 
     def run(self, tasks: Sequence[Task], laws: dict[str, AbstractLaw], on_done: OnDone,
-            on_progress: OnProgress) -> None:
+            on_progress: OnProgress, burst: Burst = contextlib.nullcontext) -> None:
         ray = _import_ray()
         self._start(ray)
         # A task whose worker or node dies is retried (tasks are deterministic, so a retry
@@ -68,14 +71,18 @@ class RayBackend:
                 while waiting and len(pending) < window:  # back-pressure: a bounded window
                     task = waiting.pop()
                     pending[remote.remote(task)] = task
-                done, _ = ray.wait(list(pending), num_returns=1)
-                task = pending.pop(done[0])
-                try:
-                    result = ray.get(done[0])
-                except Exception:  # the worker itself failed: the task is an ERROR
-                    result = _failed(task, laws.get(task.law), traceback.format_exc())
-                on_progress(task, 1.0)
-                on_done(task, result)
+                ray.wait(list(pending), num_returns=1)  # then take every finished one
+                done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+                with burst():
+                    for ref in done:
+                        task = pending.pop(ref)
+                        try:
+                            result = ray.get(ref)
+                        except Exception:  # the worker itself failed: the task is an ERROR
+                            result = _failed(task, laws.get(task.law),
+                                             traceback.format_exc())
+                        on_progress(task, 1.0)
+                        on_done(task, result)
         except KeyboardInterrupt:
             for ref in pending:
                 ray.cancel(ref, force=True)

@@ -182,7 +182,7 @@ def execute_plan(
     try:
         collector.announce()
         runner.run([t for t in tasks if t not in done], {e.law.name: e.law for e in plan},
-                   collector.on_done, collector.on_progress)
+                   collector.on_done, collector.on_progress, store.burst)
         status = "finished"
     finally:
         sidecar = store.finish_run(info.run_id, status)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -79,6 +79,7 @@ class Store:
         self.waiting = waiting
         self.lock_timeout = lock_timeout
         self._migrated = False  # this object has brought the file to the current schema
+        self._held: duckdb.DuckDBPyConnection | None = None  # a burst's shared connection
 
     @property
     def path(self) -> Path:
@@ -166,6 +167,22 @@ class Store:
             return self.pending.save_run_status(run_id, status, now)
         return None
 
+    @contextmanager
+    def burst(self) -> Iterator[None]:
+        """Hold one connection (and the writer lock) while several results are recorded
+        in a row, each still in its own transaction: when results arrive faster than a
+        connection opens (many Ray workers), the driver keeps up. A store that cannot be
+        opened leaves `record` to keep each result beside it."""
+        with ExitStack() as stack:
+            try:
+                self._held = stack.enter_context(self._connect())
+            except (LmechError, duckdb.IOException, OSError, LockTimeout):
+                self._held = None  # each record then tries on its own, or keeps a sidecar
+            try:
+                yield
+            finally:
+                self._held = None
+
     def record(self, run_id: str, result: LawResult) -> Path | None:
         """Write one law's result and all its points in a single transaction.
 
@@ -175,6 +192,9 @@ class Store:
         row = result_row(run_id, result)
         points = points_frame(run_id, result)
         try:
+            if self._held is not None:
+                _insert(self._held, row, points)
+                return None
             with self._connect() as con:
                 _insert(con, row, points)
         except (LmechError, duckdb.IOException, duckdb.InternalException,
