@@ -161,9 +161,19 @@ def check_smoke_outcome(law: AbstractLaw) -> None:
                    f"{law.expected_outcome}")
 
 
-def check_progress_and_device(law: AbstractLaw, device: str = "cpu") -> None:
-    """`measure` reports progress in [0, 1], reaching (about) 1; run on `device`, its
-    results come back as numbers on the host."""
+def check_progress_and_device(law: AbstractLaw, device: str | None = None) -> None:
+    """`measure` reports progress in [0, 1], reaching (about) 1, and passes `device` on (its
+    body uses the argument: a law that drops it trains on the CPU whatever the user asks);
+    with a CUDA device available, the smoke run runs there and its work lands there."""
+    body = _measure_body(law)
+    if body is not None and "device" not in body:
+        _fail(law, "measure ignores its device argument")
+    if device is None:
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "cpu":
+        _check_work_lands_on(law, device)
     run = smoke_run(law, device=device)
     if not run.progress:
         _fail(law, "measure never called progress")
@@ -172,6 +182,49 @@ def check_progress_and_device(law: AbstractLaw, device: str = "cpu") -> None:
         _fail(law, f"progress must stay in [0, 1], got {told.min():.3g} … {told.max():.3g}")
     if told.max() < 0.99:
         _fail(law, f"progress never reached 1 (last {told[-1]:.3g})")
+
+
+def _measure_body(law: AbstractLaw) -> str | None:
+    """The source of the law's `measure` below its signature (None if unavailable)."""
+    import inspect
+
+    fn = inspect.unwrap(type(law).measure)
+    try:
+        lines = inspect.getsource(fn).splitlines()
+    except (OSError, TypeError):
+        return None
+    start = next((i for i, line in enumerate(lines) if line.rstrip().endswith(":")
+                  and ")" in line), 0)
+    body = (line.split("#")[0] for line in lines[start + 1:])
+    return "\n".join(line for line in body if line.strip() != "del device")
+
+
+def _check_work_lands_on(law: AbstractLaw, device: str) -> None:
+    """Most of the tensor operations of a smoke run happen on `device`."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.on, self.off = 0, 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            first = out[0] if isinstance(out, (tuple, list)) and out else out
+            if isinstance(first, torch.Tensor) and first.numel() > 1:
+                if first.device.type == torch.device(device).type:
+                    self.on += 1
+                else:
+                    self.off += 1
+            return out
+
+    params = law.parameters("smoke")
+    with Count() as count:
+        law.measure(params, SEED, device=device)
+    if count.on < count.off:
+        _fail(law, f"asked for {device}, {count.off} of {count.on + count.off} tensor "
+                   "operations ran elsewhere")
 
 
 def check_tolerance_policy(law: AbstractLaw) -> None:
