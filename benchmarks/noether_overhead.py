@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmech.measure import NoetherTracker, detect
+from lmech.measure import NoetherTracker
 from lmech.tasks import digits
+from lmech.tools import detect
 
 STEPS = 25  # per block
 ROUNDS = 60

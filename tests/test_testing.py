@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from fake_laws import CorrectLaw, FoilIsPredictionLaw, WrongLaw
 from lmech.laws import Kind, ToleranceBasis
@@ -57,6 +58,27 @@ def test_an_identity_law_is_checked_as_one() -> None:
         kind = Kind.IDENTITY
 
     check_law(Identity())
+
+
+def test_a_torch_law_that_drops_its_device_fails() -> None:
+    class DropsDevice(CorrectLaw):
+        name = "fake.drops_device"
+
+        def measure(self, params, seed, *, device="cpu", progress=lambda f: None):
+            torch.zeros(1)  # work placed on the default device, whatever the user asked
+            return super().measure(params, seed, progress=progress)
+
+    class PassesDevice(DropsDevice):
+        name = "fake.passes_device"
+
+        def measure(self, params, seed, *, device="cpu", progress=lambda f: None):
+            torch.zeros(1, device=device)
+            return CorrectLaw.measure(self, params, seed, progress=progress)
+
+    with pytest.raises(AssertionError, match="fake.drops_device: measure ignores its device"):
+        run_check(DropsDevice(), "progress_and_device")
+    run_check(PassesDevice(), "progress_and_device")
+    run_check(CorrectLaw(), "progress_and_device")  # numpy only: nothing to place
 
 
 def test_every_check_has_a_name() -> None:

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from symmetry_nets import cnn, mlp
 
 from lmech.errors import LmechError
-from lmech.measure import NoetherTracker, Symmetry, detect, noether_charge
+from lmech.measure import NoetherTracker, Symmetry, noether_charge
+from lmech.tools import detect
 
 
 def _train(net, opt, symmetries, generator, steps=12, cadence=1, shape=(16, 1, 8, 8),

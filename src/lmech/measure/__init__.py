@@ -1,5 +1,5 @@
 """Observables of networks and training: curvature (Hessian spectra, sharpness), loss
-symmetries and their Noether charges (`detect` finds the groups, `gradient_geometry` and
+symmetries and their Noether charges (`lmech.tools.detect` finds the groups, `gradient_geometry` and
 `hessian_identity` check the identities each implies, `NoetherTracker` records each charge
 and its predicted trajectory in an ordinary PyTorch training loop), and trackers of ensemble
 training (`lmech.ensemble.train` calls any `Tracker`: `CurveTracker`, `StepGeometry`,
@@ -26,7 +26,6 @@ from lmech.measure.hessian import (
 from lmech.measure.noether import KINDS, Symmetry, noether_charge
 from lmech.measure.noether_tracker import SUPPORTED_OPTIMIZERS, NoetherTracker
 from lmech.measure.pruning import prune_masks
-from lmech.measure.symmetry_detect import Detection, Skipped, detect
 from lmech.measure.symmetry_geometry import GeometryCheck, gradient_geometry, hessian_identity
 from lmech.measure.trackers import GEOMETRY, CurveTracker, StepGeometry
 from lmech.measure.tracking import Tracker, TrainingStep
@@ -36,13 +35,11 @@ __all__ = [
     "KINDS",
     "SUPPORTED_OPTIMIZERS",
     "CurveTracker",
-    "Detection",
     "EnsembleSharpness",
     "GeometryCheck",
     "HessianOperator",
     "NoetherTracker",
     "SharpnessTracker",
-    "Skipped",
     "SpectralDensity",
     "StackedHessian",
     "StepGeometry",
@@ -52,7 +49,6 @@ __all__ = [
     "TrainingStep",
     "WidthExponent",
     "adam_preconditioner",
-    "detect",
     "ensemble_top_eigenvalues",
     "gradient_geometry",
     "hessian_identity",

@@ -3,7 +3,8 @@
 Attach it to an ordinary model + ``torch.optim.SGD`` loop as a context manager; it hooks
 the optimiser's step (and removes the hooks on exit), so the loop itself is unchanged:
 
-    with NoetherTracker(model, optimizer, detect(model, x, loss="cross_entropy")) as tracker:
+    symmetries = lmech.tools.detect(model, x, loss="cross_entropy")
+    with NoetherTracker(model, optimizer, symmetries) as tracker:
         for x, y in batches:
             optimizer.zero_grad()
             F.cross_entropy(model(x), y).backward()
@@ -48,7 +49,7 @@ class NoetherTracker:
     Args:
         model: the ``nn.Module`` being trained.
         optimizer: a ``torch.optim.SGD`` over (at least) the symmetries' parameters.
-        symmetries: the groups to track, e.g. ``detect(model, x)``.
+        symmetries: the groups to track, e.g. ``lmech.tools.detect(model, x)``.
         cadence: record every `cadence` optimiser steps (the exact predictions still use
             every step's gradient or momentum norms: one fused norm per step).
 

@@ -65,7 +65,7 @@ def gradient_geometry(
     Args:
         model: the network (its mode — train/eval — is used as it is).
         loss_fn: ``loss_fn(model(inputs), targets)`` → scalar loss.
-        symmetries: groups, e.g. from :func:`lmech.measure.detect`.
+        symmetries: groups, e.g. from :func:`lmech.tools.detect`.
 
     Raises:
         LmechError: a symmetry names a parameter the model does not have.

@@ -6,8 +6,8 @@
 - `lmech.tools.scaling_fit`: Chinchilla-style scaling-law fits with bootstrap intervals,
   an extrapolation check and compute-optimal allocation (`lmech scaling fit`).
 - `detect` finds the parameter groups of any ``nn.Module`` that carry a scale,
-  translation or rescale symmetry. It lives in `lmech.measure` beside the Noether
-  charges it defines (the symmetry laws use it too) and is re-exported here.
+  translation or rescale symmetry, ready for `lmech.measure.NoetherTracker`
+  (`lmech.tools.symmetry_detect`).
 - `prune`: SynFlow's data-free pruning (and magnitude, random, SNIP, GraSP) on any
   ``nn.Module``, with per-layer tables and the collapse scan (`lmech.tools.pruning`).
 - `mup_model`, `mup_param_groups`, `coord_check`: μP hyperparameter transfer across width
@@ -19,11 +19,11 @@ The tools build on `lmech.theory`, `lmech.models`, `lmech.ensemble`, `lmech.meas
 the store of `lmech.run`; nothing else in lmech but the CLI imports them.
 """
 
-from lmech.measure.symmetry_detect import Detection, Skipped, detect
 from lmech.tools.critical_init import critical_, critical_summary, plot_flows, theory_activation
 from lmech.tools.hparams import coord_check, mup_model, mup_param_groups
 from lmech.tools.png_path import writable_png
 from lmech.tools.pruning import prune
+from lmech.tools.symmetry_detect import Detection, Skipped, detect
 
 __all__ = [
     "Detection",

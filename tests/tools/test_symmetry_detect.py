@@ -19,7 +19,8 @@ from symmetry_nets import (
 from torch import nn
 
 from lmech.errors import LmechError
-from lmech.measure import detect, gradient_geometry
+from lmech.measure import gradient_geometry
+from lmech.tools import detect
 
 
 def _found(detection) -> set[tuple[str, tuple[str, ...]]]:
