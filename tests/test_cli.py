@@ -21,18 +21,19 @@ def _ok_user_error(result, *fragments: str) -> None:
 
 
 def test_verify_smoke_writes_store_and_report(tmp_path) -> None:
-    result = runner.invoke(app, ["verify", "dln.", "--budget", "smoke", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["verify", "dln.saxe_scalar_map", "--budget", "smoke", "--out",
+                                 str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "[1/1] dln.saxe_modes IDENTITY HOLDS" in result.output  # no terminal: plain lines
+    assert "[1/1] dln.saxe_scalar_map IDENTITY HOLDS" in result.output  # plain lines
     assert "identities (not evidence)" in result.output
     assert result.output.rstrip().endswith("0 confirmed, 1 identities hold, 0 unexpected")
     assert (tmp_path / "lmech.duckdb").is_file() and (tmp_path / "report.html").is_file()
     html = (tmp_path / "report.html").read_text()
-    assert "dln.saxe_modes" in html and "data:image/png;base64," in html
+    assert "dln.saxe_scalar_map" in html and "data:image/png;base64," in html
     latest = Store(tmp_path).latest_results()
     assert list(latest["verdict"]) == ["IDENTITY HOLDS"] and latest["budget"][0] == "smoke"
 
-    shown = runner.invoke(app, ["show", "dln.saxe_modes", "--out", str(tmp_path)])
+    shown = runner.invoke(app, ["show", "dln.saxe_scalar_map", "--out", str(tmp_path)])
     assert shown.exit_code == 0
     for fragment in ("Saxe", "width", "smoke", "full", "last results", "IDENTITY HOLDS",
                      "tolerance: computed", "expected:  IDENTITY HOLDS"):
@@ -124,4 +125,4 @@ def test_law_book_markdown_is_the_readme_table() -> None:
     result = runner.invoke(app, ["laws", "--markdown"])
     assert result.exit_code == 0
     assert result.output.startswith("| law | kind | pillar | claim | source |")
-    assert "`dln.saxe_modes` | identity" in result.output
+    assert "`dln.saxe_scalar_map` | identity" in result.output

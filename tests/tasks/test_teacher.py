@@ -1,4 +1,4 @@
-"""Linear teacher with a chosen spectrum; exactly whitened inputs."""
+"""Linear teacher with a chosen spectrum; exactly whitened and moment-matched inputs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lmech.errors import LmechError
-from lmech.tasks import linear_teacher, whitened_inputs
+from lmech.tasks import linear_teacher, moment_matched_inputs, whitened_inputs
 
 
 def test_teacher_has_the_spectrum(generator: torch.Generator) -> None:
@@ -39,3 +39,27 @@ def test_bad_inputs(generator: torch.Generator) -> None:
         linear_teacher(3, 3, [1.0, -1.0], generator=generator)
     with pytest.raises(LmechError, match="n_samples"):
         whitened_inputs(3, 5, generator=generator)
+
+
+def test_moment_matched_inputs_give_the_same_loss_and_gradient() -> None:
+    """The n₀ matched rows reproduce Σ11 and the loss ½ mean |(T − W)x|² of all P rows,
+    and its gradient in W, to rounding."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 50, 4, generator=g, dtype=torch.float64)
+    xm = moment_matched_inputs(x)
+    assert xm.shape == (3, 4, 4)
+    torch.testing.assert_close(xm.transpose(-1, -2) @ xm / 4, x.transpose(-1, -2) @ x / 50)
+    T = torch.randn(3, 2, 4, generator=g, dtype=torch.float64)
+    W = torch.randn(3, 2, 4, generator=g, dtype=torch.float64, requires_grad=True)
+
+    def loss(inputs):
+        e = inputs @ (T - W).transpose(-1, -2)  # (M, rows, 2)
+        return 0.5 * e.square().sum(-1).mean(-1).sum()
+
+    full, matched = loss(x), loss(xm)
+    torch.testing.assert_close(full, matched)
+    g_full, = torch.autograd.grad(full, W)
+    g_matched, = torch.autograd.grad(matched, W)
+    torch.testing.assert_close(g_full, g_matched)
+    with pytest.raises(LmechError, match="P >= n0"):
+        moment_matched_inputs(x[:, :3])

@@ -8,7 +8,9 @@ import pytest
 
 from lmech.errors import LmechError
 from lmech.theory.noether import (
+    adamw_angular_update,
     equilibrium_angular_update,
+    equilibrium_norm_balance,
     equilibrium_norm_sq,
     gradient_flow_charge,
     modified_flow_charge,
@@ -189,8 +191,85 @@ def test_equilibrium_norm_is_the_fixed_point() -> None:
     for _ in range(20_000):
         q = (1 - lr * wd) ** 2 * q + lr**2 * c / q
     np.testing.assert_allclose(equilibrium_norm_sq(lr, wd, c), q, rtol=1e-10)
-    lead = equilibrium_norm_sq(1e-3, 1e-3, c, momentum=0.5)
-    np.testing.assert_allclose(lead, np.sqrt(1e-3 * c / (2 * 1e-3 * 0.5)))
+    with_momentum = equilibrium_norm_sq(0.2, 0.01, c, momentum=0.5)
+    np.testing.assert_allclose(with_momentum, np.sqrt(0.2 * c / (0.01 * 0.5 * (2 - 0.002 / 1.5))))
+    lead = equilibrium_norm_sq(1e-3, 1e-3, c, momentum=0.5)  # ηλ → 0: ηC/(2λ(1 − β))
+    np.testing.assert_allclose(lead, np.sqrt(1e-3 * c / (2 * 1e-3 * 0.5)), rtol=1e-6)
+
+
+def _tangent_noise(rng, theta, previous, anti: bool):
+    """A gradient ⊥ θ of scale 1/‖θ‖ from white noise ξ_k (a random walk), or from
+    ξ_k − ξ_{k−1} (anti-correlated from step to step)."""
+    xi = rng.normal(size=theta.size)
+    raw = xi - previous if anti else xi
+    q = theta @ theta
+    return (raw - (raw @ theta) / q * theta) / np.sqrt(q), xi
+
+
+def _balance(rng, lr, wd, beta, anti=False, burn=1000, window=12_000):
+    """λΣQ_k/(ηΣ‖g_k‖²) of PyTorch heavy ball on a scale-invariant toy, and its standard
+    error from 12 consecutive blocks."""
+    theta, v, prev = rng.normal(size=32), np.zeros(32), np.zeros(32)
+    qs, gs = [], []
+    for k in range(burn + window):
+        g, prev = _tangent_noise(rng, theta, prev, anti)
+        v = beta * v + g + wd * theta
+        if k >= burn:
+            qs.append(theta @ theta)
+            gs.append(g @ g)
+        theta = theta - lr * v
+    blocks = [wd * np.sum(q) / (lr * np.sum(g)) for q, g in
+              zip(np.array_split(qs, 12), np.array_split(gs, 12), strict=True)]
+    return wd * np.sum(qs) / (lr * np.sum(gs)), np.std(blocks, ddof=1) / np.sqrt(12)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 0.9])
+def test_norm_balance_is_the_random_walk_steady_state(rng, beta) -> None:
+    """Independent route: heavy ball on white tangent noise settles at the balance, within
+    5 block standard errors plus the window's boundary term (≲ 1e-3 here)."""
+    lr, wd = 0.5, 0.04
+    got, se = _balance(rng, lr, wd, beta)
+    want = equilibrium_norm_balance(lr, wd, beta)
+    assert abs(got / want - 1) < 5 * se / want + 1e-3, (got, want, se)
+
+
+def test_anti_correlated_gradients_lower_the_norm_only_with_momentum(rng) -> None:
+    """With ξ_k − ξ_{k−1} noise the momentum balance falls well below the random-walk value,
+    while the β = 0 balance stays exact (it needs no assumption on the gradients)."""
+    lr, wd = 0.5, 0.04
+    got, se = _balance(rng, lr, wd, 0.9, anti=True)
+    assert got < 0.8 * equilibrium_norm_balance(lr, wd, 0.9)
+    got, se = _balance(rng, lr, wd, 0.0, anti=True)
+    assert abs(got / equilibrium_norm_balance(lr, wd) - 1) < 5 * se + 1e-3
+
+
+def test_adamw_angle_closed_forms_and_limits() -> None:
+    np.testing.assert_allclose(adamw_angular_update(0.1, 0.2, 0.0), np.arccos(1 - 0.02))
+    small = adamw_angular_update(1e-3, 1e-3, 0.9)  # √(2ηλ(1 − β₁)/(1 + β₁))
+    np.testing.assert_allclose(small, np.sqrt(2e-6 * 0.1 / 1.9), rtol=1e-6)
+    with pytest.raises(LmechError, match="β₁"):
+        adamw_angular_update(0.1, 0.1, 1.0)
+
+
+@pytest.mark.parametrize("beta1", [0.5, 0.9])
+def test_adamw_angle_is_reached_on_isotropic_noise(rng, beta1) -> None:
+    """Independent route: AdamW by hand (PyTorch's arithmetic) on white tangent noise, where
+    Adam's preconditioner is isotropic up to its own estimation noise: the window angle
+    agrees to 0.5 % (the block spread is ≈ 0.05 %; the rest allows for v's noise)."""
+    lr, wd, b2, burn, window = 0.05, 0.5, 0.999, 600, 12_000
+    theta, m, v = rng.normal(size=32), np.zeros(32), np.zeros(32)
+    dot = q0 = q1 = 0.0
+    for k in range(1, burn + window + 1):
+        g, _ = _tangent_noise(rng, theta, None, anti=False)
+        m = beta1 * m + (1 - beta1) * g
+        v = b2 * v + (1 - b2) * g * g
+        u = (m / (1 - beta1**k)) / (np.sqrt(v / (1 - b2**k)) + 1e-8)
+        new = theta * (1 - lr * wd) - lr * u
+        if k > burn:
+            dot, q0, q1 = dot + theta @ new, q0 + theta @ theta, q1 + new @ new
+        theta = new
+    got = np.arccos(dot / np.sqrt(q0 * q1))
+    np.testing.assert_allclose(got, adamw_angular_update(lr, wd, beta1), rtol=5e-3)
 
 
 def test_bad_inputs() -> None:

@@ -23,8 +23,11 @@ from lmech.measure.hessian import (
     spectral_density,
     top_eigenvalues,
 )
+from lmech.measure.linear_modes import crossing_times, end_to_end_map, mode_strengths
+from lmech.measure.modified_loss import landscape, modified_loss
 from lmech.measure.noether import KINDS, Symmetry, noether_charge
 from lmech.measure.noether_tracker import SUPPORTED_OPTIMIZERS, NoetherTracker
+from lmech.measure.ntk import empirical_ntk
 from lmech.measure.pruning import prune_masks
 from lmech.measure.symmetry_geometry import GeometryCheck, gradient_geometry, hessian_identity
 from lmech.measure.trackers import GEOMETRY, CurveTracker, StepGeometry
@@ -49,11 +52,17 @@ __all__ = [
     "TrainingStep",
     "WidthExponent",
     "adam_preconditioner",
+    "crossing_times",
+    "empirical_ntk",
+    "end_to_end_map",
     "ensemble_top_eigenvalues",
     "gradient_geometry",
     "hessian_identity",
     "hessian_trace",
     "hessian_vector_product",
+    "landscape",
+    "mode_strengths",
+    "modified_loss",
     "module_outputs",
     "noether_charge",
     "prune_masks",

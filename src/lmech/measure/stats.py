@@ -10,6 +10,8 @@ freedom (``units − 1``). Laws compute every standard error through this module
   error (Efron & Stein 1981; Quenouille 1956).
 - `bootstrap`: a percentile-free bootstrap standard error over units (Efron 1979).
 - `ratio_estimate`: a ratio of two means by the delta method.
+- `excess_kurtosis_estimate`: E z⁴/(E z²)² − 3 from per-unit moments, by the delta method.
+- `quotient_estimate`: the ratio of two independent estimates, by the delta method.
 - `slope_estimate`: a least-squares slope fitted per unit, averaged over units.
 - `record_steps`: the steps at which a trajectory is recorded (linear or log-spaced).
 """
@@ -26,8 +28,10 @@ from lmech.errors import LmechError
 __all__ = [
     "Estimate",
     "bootstrap",
+    "excess_kurtosis_estimate",
     "jackknife",
     "mean_estimate",
+    "quotient_estimate",
     "ratio_estimate",
     "record_steps",
     "slope_estimate",
@@ -136,6 +140,58 @@ def ratio_estimate(numerator: np.ndarray, denominator: np.ndarray) -> Estimate:
     cab = ((a - ma) * (b - mb)).sum(0) / (u - 1)
     var = (va / mb**2 - 2 * ma * cab / mb**3 + ma**2 * vb / mb**4) / u
     return Estimate(ma / mb, np.sqrt(np.maximum(var, 0.0)), u)
+
+
+def excess_kurtosis_estimate(fourth: np.ndarray, second: np.ndarray) -> Estimate:
+    """κ = E[a]/E[b]² − 3 over units (a = z⁴, b = z² averaged within each unit), with the
+    delta-method standard error.
+
+    Var(κ̂) ≈ (1/u)·g Σ gᵀ with g = (1/b̄², −2ā/b̄³) and Σ the covariance of (a, b).
+    The unit is whatever is independent (a network, whose neurons share its random kernel,
+    so a per-network neuron average is one unit). The estimator is biased at O(1/u).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.standard_normal((4000, 50))  # 4000 units of 50 Gaussian samples
+        >>> e = excess_kurtosis_estimate((z**4).mean(1), (z**2).mean(1))
+        >>> abs(float(e.value)) < 4 * float(e.stderr), e.units
+        (True, 4000)
+    """
+    a, b = _per_unit(fourth, "fourth"), _per_unit(second, "second")
+    if a.shape != b.shape:
+        raise LmechError(f"excess_kurtosis_estimate: fourth and second must have the same "
+                         f"shape, got {a.shape} and {b.shape}")
+    u = a.shape[0]
+    ma, mb = a.mean(0), b.mean(0)
+    va, vb = a.var(0, ddof=1), b.var(0, ddof=1)
+    cab = ((a - ma) * (b - mb)).sum(0) / (u - 1)
+    ga, gb = 1 / mb**2, -2 * ma / mb**3
+    var = (ga**2 * va + 2 * ga * gb * cab + gb**2 * vb) / u
+    return Estimate(ma / mb**2 - 3, np.sqrt(np.maximum(var, 0.0)), u)
+
+
+def quotient_estimate(numerator: Estimate, denominator: Estimate) -> Estimate:
+    """a/b of two *independent* estimates (different units), by the delta method:
+
+        se(a/b) = |a/b| · √((se_a/a)² + (se_b/b)²),
+
+    resting on the fewer of the two unit counts. (For a ratio of means over the same units
+    use `ratio_estimate`, which keeps their covariance.)
+
+    Example:
+        >>> q = quotient_estimate(Estimate(6.0, 0.3, 10), Estimate(3.0, 0.2, 8))
+        >>> float(q.value), round(float(q.stderr), 4), q.units
+        (2.0, 0.1667, 8)
+    """
+    a, b = np.asarray(numerator.value, float), np.asarray(denominator.value, float)
+    if np.any(b == 0):
+        raise LmechError("quotient_estimate: the denominator estimate is zero")
+    value = a / b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.hypot(np.where(a != 0, numerator.stderr / np.abs(a), 0.0),
+                       denominator.stderr / np.abs(b))
+    se = np.where(a != 0, np.abs(value) * rel, np.asarray(numerator.stderr) / np.abs(b))
+    return Estimate(value, se, min(numerator.units, denominator.units))
 
 
 def slope_weights(x: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import torch
 
 from lmech.errors import LmechError
 
-__all__ = ["LinearTeacher", "linear_teacher", "whitened_inputs"]
+__all__ = ["LinearTeacher", "linear_teacher", "moment_matched_inputs", "whitened_inputs"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,27 @@ def whitened_inputs(
     # x L^{-T}: its covariance is L^{-1} cov L^{-T} = I.
     x = torch.linalg.solve_triangular(chol, x.transpose(-1, -2), upper=False).transpose(-1, -2)
     return x.to(device)
+
+
+def moment_matched_inputs(x: torch.Tensor) -> torch.Tensor:
+    """n₀ rows with the same second moments as the P rows of `x`: (1/n₀) X̃ᵀX̃ = (1/P) XᵀX.
+
+    For a linear network with a linear teacher (y = T x) the mean squared error over the
+    P samples, ½ tr((T − W) Σ11 (T − W)ᵀ) with Σ11 = (1/P) XᵀX, depends on the inputs only
+    through Σ11; training on X̃ = √n₀ Lᵀ (Σ11 = L Lᵀ) with targets X̃ Tᵀ gives the same loss
+    and gradients at every step, at a cost independent of P.
+
+    Args:
+        x: ``(M, P, n₀)`` inputs of each member, P >= n₀.
+
+    Returns:
+        ``(M, n₀, n₀)``.
+
+    Raises:
+        LmechError: x is not 3-d, or has fewer rows than columns (Σ11 singular).
+    """
+    if x.dim() != 3 or x.shape[1] < x.shape[2]:
+        raise LmechError(f"x must be (M, P, n0) with P >= n0, got {tuple(x.shape)}")
+    n0 = x.shape[2]
+    chol = torch.linalg.cholesky(x.transpose(-1, -2) @ x / x.shape[1])
+    return n0**0.5 * chol.transpose(-1, -2)

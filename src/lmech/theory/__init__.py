@@ -21,10 +21,13 @@ from lmech.theory.criticality import (
     fixed_point,
 )
 from lmech.theory.deep_linear import (
+    deep_discrete_learning_time,
+    deep_mode_learning_time,
     saxe_discrete_mode_strength,
     saxe_finite_step_logodds_bound,
     saxe_learning_time,
     saxe_mode_strength,
+    shallow_discrete_learning_time,
     shallow_mode_strength,
 )
 from lmech.theory.eigenlearning import (
@@ -56,7 +59,9 @@ from lmech.theory.kernels import (
     ntk_recursion,
 )
 from lmech.theory.noether import (
+    adamw_angular_update,
     equilibrium_angular_update,
+    equilibrium_norm_balance,
     equilibrium_norm_sq,
     gradient_flow_charge,
     modified_flow_charge,
@@ -89,6 +94,8 @@ from lmech.theory.vertex import (
 __all__ = [
     "MultiplicativeFit",
     "critical_time",
+    "deep_discrete_learning_time",
+    "deep_mode_learning_time",
     "emergence_window",
     "fit_multiplicative",
     "multiplicative_success",
@@ -103,6 +110,7 @@ __all__ = [
     "scale_invariant_forms",
     "CriticalPoint",
     "FixedPoint",
+    "adamw_angular_update",
     "chi_parallel",
     "chi_perp",
     "critical_point",
@@ -111,6 +119,7 @@ __all__ = [
     "eigenlearning_kappa",
     "eigenlearning_test_error",
     "equilibrium_angular_update",
+    "equilibrium_norm_balance",
     "equilibrium_norm_sq",
     "excess_kurtosis",
     "fixed_point",
@@ -143,6 +152,7 @@ __all__ = [
     "scale_invariant_excess_kurtosis",
     "sgd_time",
     "scale_invariant_universal_vertex",
+    "shallow_discrete_learning_time",
     "shallow_mode_strength",
     "sigma_derivative",
     "sigma_sigma_expectation",

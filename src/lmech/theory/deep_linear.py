@@ -8,6 +8,15 @@ decoupled, and the mode strength u = a² obeys
 
     τ du/dt = 2 u (s − u),      τ = 1/η (per-sample mean loss), t = η · step.
 
+Deeper networks y = W_D ⋯ W_1 x (D weight matrices; Saxe et al.'s N_l = D + 1 layers):
+from a decoupled balanced start every matrix carries mode α with one amplitude a,
+u = a^D, and τ da/dt = a^{D−1}(s − a^D), so
+
+    τ du/dt = D u^{2 − 2/D} (s − u)
+
+(Saxe et al. 2014, §3; docs/theory/deep_linear.md, §Deeper networks): sharper sigmoids, a
+plateau set by u0^{−(1 − 2/D)} instead of ln(1/u0).
+
 Source: A. M. Saxe, J. L. McClelland, S. Ganguli, "Exact solutions to the nonlinear
 dynamics of learning in deep linear neural networks", ICLR 2014, arXiv:1312.6120, eqs. 5–10.
 """
@@ -15,14 +24,18 @@ dynamics of learning in deep linear neural networks", ICLR 2014, arXiv:1312.6120
 from __future__ import annotations
 
 import numpy as np
+from scipy import integrate
 
 from lmech.errors import LmechError
 
 __all__ = [
+    "deep_discrete_learning_time",
+    "deep_mode_learning_time",
     "saxe_discrete_mode_strength",
     "saxe_finite_step_logodds_bound",
     "saxe_learning_time",
     "saxe_mode_strength",
+    "shallow_discrete_learning_time",
     "shallow_mode_strength",
 ]
 
@@ -163,3 +176,111 @@ def saxe_finite_step_logodds_bound(t, s, u0, learning_rate: float) -> np.ndarray
     g_third = deficit(third)
     integral = np.where(t <= third, deficit(t), 2 * g_third - deficit(t))
     return learning_rate * s * integral
+
+
+def _check_depth(depth: int) -> int:
+    if isinstance(depth, bool) or int(depth) != depth or depth < 1:
+        raise LmechError(f"depth (weight matrices) must be an integer >= 1, got {depth!r}")
+    return int(depth)
+
+
+def _check_levels(s, u_from, u_to):
+    s, u_from, u_to = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64)
+                                            for v in (s, u_from, u_to)))
+    _check(s, u_from, 1.0)
+    if np.any(u_to <= u_from) or np.any(u_to >= s):
+        raise LmechError(f"need u_from < u_to < s, got u_from={u_from}, u_to={u_to}, s={s}")
+    return s, u_from, u_to
+
+
+def deep_mode_learning_time(s, u_from, u_to, depth: int, tau: float = 1.0) -> np.ndarray:
+    """Gradient-flow time for a decoupled mode of a depth-D linear network to grow from
+    u_from to u_to.
+
+        t = (τ/D) ∫_{u_from}^{u_to} du / (u^{2 − 2/D} (s − u))
+
+    the inverse of τ du/dt = D u^{2−2/D}(s − u) (Saxe et al. 2014, §3). D = 1 is the
+    one-layer exponential, D = 2 `saxe_learning_time`; otherwise by adaptive quadrature in
+    ln u (a smooth integrand).
+
+    Args:
+        s, u_from, u_to: broadcastable, 0 < u_from < u_to < s.
+        depth: D, the number of weight matrices.
+
+    Example:
+        >>> round(float(deep_mode_learning_time(2.0, 0.2, 1.0, 2)), 6)  # = ln(9)/4
+        0.549306
+    """
+    d = _check_depth(depth)
+    s, u_from, u_to = _check_levels(s, u_from, u_to)
+    if tau <= 0:
+        raise LmechError(f"time constant tau must be > 0, got {tau}")
+    if d == 2:
+        return saxe_learning_time(s, u_from, u_to, tau)
+
+    def one(sv: float, a: float, b: float) -> float:
+        value, _ = integrate.quad(lambda v: np.exp(v * (2 / d - 1)) / (sv - np.exp(v)),
+                                  np.log(a), np.log(b), epsabs=0.0, epsrel=1e-12, limit=200)
+        return value
+
+    out = np.vectorize(one, otypes=[np.float64])(s, u_from, u_to)
+    return tau / d * out
+
+
+def deep_discrete_learning_time(s, u_from, u_to, depth: int, learning_rate: float,
+                                max_steps: int = 10_000_000) -> np.ndarray:
+    """Time t = η·(steps) for a decoupled mode to grow from u_from to u_to under gradient
+    descent, the exact discrete map of the depth-D mode dynamics.
+
+    Each of the D matrices carries the mode with amplitude a (u = a^D), and one step of
+    gradient descent on the loss of docs/theory/deep_linear.md maps
+    a ← a + η a^{D−1}(s − a^D) (D = 2: `saxe_discrete_mode_strength`). Starting at
+    u_from at step 0, the crossing of u_to is placed between steps by linear interpolation
+    of the log-odds ln(u/(s − u)) (exact under the D = 2 flow). As η → 0 the result tends
+    to `deep_mode_learning_time`.
+
+    Example:
+        >>> t = deep_discrete_learning_time(2.0, 0.2, 1.0, 3, 1e-4)
+        >>> bool(abs(t - deep_mode_learning_time(2.0, 0.2, 1.0, 3)) < 1e-3)
+        True
+    """
+    d = _check_depth(depth)
+    s, u_from, u_to = _check_levels(s, u_from, u_to)
+    if learning_rate <= 0:
+        raise LmechError(f"learning_rate must be > 0, got {learning_rate}")
+    a = u_from ** (1 / d)
+    u = u_from.copy()
+    steps = np.zeros(s.shape)
+    before, after = u_from.copy(), u_from.copy()
+    done = np.zeros(s.shape, dtype=bool)
+    for k in range(1, int(max_steps) + 1):
+        a = a + learning_rate * a ** (d - 1) * (s - a**d)
+        prev, u = u, a**d
+        crossed = ~done & (u >= u_to)
+        steps[crossed], before[crossed], after[crossed] = k, prev[crossed], u[crossed]
+        done |= crossed
+        if done.all():
+            break
+    if not done.all():
+        raise LmechError(f"a mode did not reach u_to within {max_steps} steps")
+    lo, hi, target = (np.log(v / (s - v)) for v in (before, after, u_to))
+    frac = (target - lo) / (hi - lo)
+    return learning_rate * (steps - 1 + frac)
+
+
+def shallow_discrete_learning_time(s, u_from, u_to, learning_rate: float) -> np.ndarray:
+    """Time for a one-layer network (y = W x) to move a mode from u_from to u_to by gradient
+    descent: u ← u + η(s − u), so s − u shrinks by (1 − η) per step and
+
+        t = η ln[(s − u_to)/(s − u_from)] / ln(1 − η)   (→ ln[(s − u_from)/(s − u_to)], η → 0)
+
+    the same for every s that u_to/s and u_from/s share: the foil of ``dln.saxe_modes``.
+
+    Example:
+        >>> round(float(shallow_discrete_learning_time(1.0, 0.1, 0.5, 1e-6)), 5)  # ln 1.8
+        0.58779
+    """
+    s, u_from, u_to = _check_levels(s, u_from, u_to)
+    if not 0 < learning_rate < 1:
+        raise LmechError(f"learning_rate must be in (0, 1), got {learning_rate}")
+    return learning_rate * np.log((s - u_to) / (s - u_from)) / np.log1p(-learning_rate)

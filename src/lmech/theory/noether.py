@@ -31,7 +31,9 @@ from scipy.linalg import expm
 from lmech.errors import LmechError
 
 __all__ = [
+    "adamw_angular_update",
     "equilibrium_angular_update",
+    "equilibrium_norm_balance",
     "equilibrium_norm_sq",
     "gradient_flow_charge",
     "modified_flow_charge",
@@ -322,28 +324,83 @@ def equilibrium_angular_update(
 
 
 def equilibrium_norm_sq(
-    lr, weight_decay, grad_sq_unit, momentum: float = 0.0, dampening: float = 0.0
+    lr, weight_decay, grad_sq_unit, momentum: float = 0.0
 ) -> np.ndarray:
     """Equilibrium squared norm Q* of a scale-invariant group under SGD with weight decay.
 
     A scale-invariant gradient scales as ‖g‖² = C/Q, with C = `grad_sq_unit` the mean
-    squared gradient norm at unit norm. Without momentum the exact fixed point of
-    Q = (1 − ηλ)²Q + η²C/Q is
+    squared gradient norm at unit norm. Inserting Ḡ = C/Q* into `equilibrium_norm_balance`,
 
-        Q*² = η C / (λ (2 − ηλ));
+        Q*² = η C / (λ (1 − β)(2 − ηλ/(1 + β))),
 
-    with momentum, to leading order in ηλ and for gradients uncorrelated across steps
-    (so K̄ ≈ (1 − d)² C/((1 − β²) Q)),
+    which for β = 0 is the exact fixed point of Q = (1 − ηλ)²Q + η²C/Q, and with momentum
+    holds for gradients uncorrelated across steps (no dampening).
 
-        Q*² = η (1 − d) C / (2λ (1 − β)).
-
-    Source: derived here from `quadratic_charge_sgd` / `equilibrium_angular_update`.
+    Source: derived here from `quadratic_charge_sgd` and `quadratic_charge_momentum`
+    (docs/theory/symmetry.md, §Equilibrium norm).
     """
-    _check_momentum(momentum, dampening)
+    _check_momentum(momentum, 0.0)
     eta, lam = np.asarray(lr, dtype=np.float64), np.asarray(weight_decay, dtype=np.float64)
     c = np.asarray(grad_sq_unit, dtype=np.float64)
     if np.any(lam <= 0) or np.any(eta <= 0) or np.any(c < 0):
         raise LmechError("equilibrium_norm_sq needs lr > 0, weight_decay > 0, grad_sq_unit >= 0")
-    if momentum == 0.0:
-        return np.sqrt(eta * c / (lam * (2 - eta * lam)))
-    return np.sqrt(eta * (1 - dampening) * c / (2 * lam * (1 - momentum)))
+    return np.sqrt(eta * c * equilibrium_norm_balance(eta, lam, momentum) / lam)
+
+
+def equilibrium_norm_balance(lr, weight_decay, momentum: float = 0.0) -> np.ndarray:
+    """λ Q̄ / (η Ḡ) at equilibrium: the squared norm of a scale-invariant group against its
+    mean squared gradient, under PyTorch's heavy ball with weight decay (no dampening).
+
+        λ Q̄ / (η Ḡ) = 1 / ((1 − β)(2 − ηλ/(1 + β)))
+
+    Derivation: averaged over a steady state, the exact (Q, p = ⟨θ, v⟩) recursion of
+    `quadratic_charge_momentum` gives ηK̄ = 2λQ̄/(1 + β) and p̄ = −λQ̄/(1 + β); squaring
+    v_{k+1} = βv_k + g_k + λθ_k with ⟨g_k, θ_k⟩ = 0 gives
+    (1 − β²)K̄ = Ḡ + λ²Q̄ + 2βλp̄ + 2β⟨v_k, g_k⟩‾. The last term vanishes when gradients
+    are uncorrelated across steps (a random walk); then the balance above follows. For
+    β = 0 it is exact at any steady state: ηλ(2 − ηλ)Q̄ = η²Ḡ. Gradient noise correlated
+    (anti-correlated) across steps raises (lowers) the norm.
+
+    Source: derived here (docs/theory/symmetry.md, §Equilibrium norm); the random-walk
+    model of the rotational equilibrium is that of Kosson, Messmer & Jaggi, 2023
+    (arXiv:2305.17212).
+
+    Example:
+        >>> float(equilibrium_norm_balance(0.1, 0.1))  # 1/(2 − 0.01)
+        0.5025125628140703
+    """
+    _check_momentum(momentum, 0.0)
+    x = np.asarray(lr, dtype=np.float64) * np.asarray(weight_decay, dtype=np.float64)
+    if np.any(x <= 0) or np.any(x >= 1):
+        raise LmechError(f"need 0 < ηλ < 1, got ηλ = {x}")
+    return 1.0 / ((1.0 - momentum) * (2.0 - x / (1.0 + momentum)))
+
+
+def adamw_angular_update(lr, weight_decay, beta1: float = 0.9) -> np.ndarray:
+    """Equilibrium angle per step of a scale-invariant group under AdamW.
+
+        Δ* = arccos(1 − ηλ(1 − β₁)/(1 + β₁(1 − ηλ)))  ≈  √(2ηλ (1 − β₁)/(1 + β₁))
+
+    Derivation: with u_k = m_k/(√v_k + ε) the update, θ_{k+1} = (1 − ηλ)θ_k − ηu_k and
+    c_k = ⟨θ_k, u_k⟩. If v changes little over the momentum's memory 1/(1 − β₁) and the
+    preconditioned gradient has no mean radial part (⟨θ_k, g_k/√v⟩ averages to 0, as
+    ⟨θ_k, g_k⟩ = 0 exactly), then on average c_k = β₁[(1 − ηλ)c_{k−1} − η‖u_{k−1}‖²]; at
+    a steady state of this and of Q_{k+1} = (1 − ηλ)²Q_k − 2η(1 − ηλ)c_k + η²‖u_k‖², the
+    window angle cos Δ̄ = Σ⟨θ_k, θ_{k+1}⟩/ΣQ_k = 1 − ηλ − ηc̄/Q̄ takes the value above,
+    whatever ‖u‖.
+    With β₁ = 0 it is the decay-only rotation arccos(1 − ηλ) ≈ √(2ηλ).
+
+    Source: derived here (docs/theory/symmetry.md, §AdamW); rotational equilibrium of
+    AdamW: Kosson, Messmer & Jaggi, 2023 (arXiv:2305.17212), whose random-walk analysis
+    gives the same leading order [from memory, not re-read].
+
+    Example:
+        >>> round(float(adamw_angular_update(0.01, 0.5, 0.9)), 6)
+        0.022969
+    """
+    if not 0.0 <= beta1 < 1.0:
+        raise LmechError(f"β₁ must be in [0, 1), got {beta1}")
+    x = np.asarray(lr, dtype=np.float64) * np.asarray(weight_decay, dtype=np.float64)
+    if np.any(x < 0) or np.any(x > 1):
+        raise LmechError(f"need 0 <= ηλ <= 1, got ηλ = {x}")
+    return np.arccos(1.0 - x * (1.0 - beta1) / (1.0 + beta1 * (1.0 - x)))

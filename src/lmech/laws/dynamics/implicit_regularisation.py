@@ -1,39 +1,27 @@
 """dynamics.implicit_regularisation — GD follows the flow of L + (η/4)‖∇L‖², not that of L.
 
-Experiment. A one-hidden-layer tanh network f(x) = w₂ᵀ tanh(W₁x + b₁) + b₂ (float64) is
-fitted to a smooth nonlinear target, y = sin(2 a·x) + (b·x)(c·x)/2 on `n_samples` Gaussian
-inputs (unit directions a, b, c and the initialisation drawn from `problem_seed`), with
-the loss L = (1/2n) Σ (f − y)². Gradient descent θ ← θ − η∇L runs for T/η steps at each
-η of `learning_rates`; its end point is compared with the gradient flow θ̇ = −∇L (GF) and
-the modified flow θ̇ = −∇L̃, L̃ = L + (η/4)‖∇L‖² (MF), both solved to time T by an
-explicit 8th-order Runge–Kutta method (DOP853, relative tolerance `ode_rtol`; its error
-is ~10⁻¹² against gaps ≥ 10⁻⁶). GD is deterministic, so the seeds repeat it in a
-randomly rotated input basis (x → Rx, W₁ → W₁Rᵀ: an isometry of parameter space that
-leaves the loss unchanged) and map the end point back; their spread is the rounding
-error, and the verdict rests on the tolerance.
+An identity of numerical analysis (explicit Euler's modified equation), checked on one
+fixed problem; its empirical consequence for networks is `dynamics.modified_flow`.
 
-Prediction. Backward error analysis: GD is the exact time-η map of
-θ̇ = f + η f₁ + η² f₂ + …, with f = −∇L, f₁ = −½ H∇L (the gradient of −(1/4)‖∇L‖²: the
-modified flow) and f₂ = (1/12) f″(f, f) + (1/3) f′f′f = −(1/12)∇³L[∇L, ∇L] − (1/3)H²∇L.
-Hence (points of panel "gap at time T"):
+Setting. f(x) = w₂ᵀ tanh(W₁x + b₁) + b₂ (float64) fitted to y = sin(2a·x) + (b·x)(c·x)/2
+on `n_samples` Gaussian inputs (drawn from `problem_seed`), L = (1/2n) Σ (f − y)². Gradient
+descent (`lmech.ensemble.train`) runs T/η steps at each η; its end point is compared with
+the gradient flow θ̇ = −∇L (GF) and the modified flow of L̃ = L + (η/4)‖∇L‖² (MF), both
+solved to time T by DOP853 (relative tolerance `ode_rtol`). The seeds repeat GD in exactly
+rotated input bases (x → Rx, W₁ → W₁Rᵀ, mapped back): their spread is rounding.
 
-- to the modified flow: ‖θ_GD(T) − θ_MF(T)‖ = η²‖w(T)‖ + O(η³), where w solves the
-  linearised equation ẇ = −H(θ_GF) w + f₂(θ_GF), w(0) = 0, along gradient flow;
-- to gradient flow: ‖θ_GD(T) − θ_GF(T)‖ = ‖θ_MF(T) − θ_GF(T)‖ (= O(η)) up to the
-  previous gap.
+Prediction (docs/theory/dynamics.md, §Implicit gradient regularisation). GD is the
+time-η map of θ̇ = f + ηf₁ + η²f₂ + …, f = −∇L, f₁ = −½H∇L, f₂ = −(1/12)∇³L[∇L, ∇L]
+− (1/3)H²∇L. So ‖θ_GD(T) − θ_MF(T)‖ = η²‖w(T)‖ + O(η³), w solving ẇ = −H w + f₂ along
+GF from 0; and ‖θ_GD(T) − θ_GF(T)‖ = ‖θ_MF(T) − θ_GF(T)‖ up to that gap.
 
-Foil (gradient flow): GD tracks θ̇ = −∇L to O(η²), so the gap to gradient flow is 0 at
-first order, and the gap to the modified flow is ‖θ_MF(T) − θ_GF(T)‖.
+Foil: GD tracks gradient flow to O(η²) (gap to GF 0, to MF the flows' distance).
 
-Tolerance. The modified-equation series is a series in η f′, i.e. in ηS with S the
-spectral norm of the Hessian, so the neglected next order is a relative ρ = η·S_max
-(S_max: the largest |eigenvalue| of H sampled along gradient flow): η²‖w‖·ρ on the gap to
-the modified flow, and by the triangle inequality η²‖w‖(1 + ρ) on the gap to gradient
-flow.
+Tolerance (computed): the series is in ηS, S = max |eigenvalue| of H along GF, so the
+next order is a relative ρ = ηS: η²‖w‖ρ on the gap to MF, η²‖w‖(1 + ρ) on that to GF.
 
-Source: D. G. T. Barrett & B. Dherin, "Implicit gradient regularization", ICLR 2021
-(arXiv:2009.11162), Theorem 3.1; the second-order term: E. Hairer, C. Lubich, G. Wanner,
-*Geometric Numerical Integration* (2006), §IX.1 (explicit Euler's modified equation).
+Source: D. G. T. Barrett & B. Dherin, ICLR 2021 (arXiv:2009.11162), Theorem 3.1;
+E. Hairer, C. Lubich, G. Wanner, *Geometric Numerical Integration* (2006), §IX.1.
 """
 
 from __future__ import annotations
@@ -45,6 +33,8 @@ import torch
 from pydantic import Field, PositiveFloat, model_validator
 from scipy.integrate import solve_ivp
 
+from lmech.ensemble import SGD, Ensemble, generator, train
+from lmech.ensemble.train import mse
 from lmech.laws import (
     AbstractLaw,
     Curve,
@@ -57,6 +47,8 @@ from lmech.laws import (
     ToleranceBasis,
 )
 from lmech.laws._threads import single_thread
+from lmech.measure.stats import mean_estimate
+from lmech.models import MLP, MLPConfig
 
 PANEL = "gap at time T"
 TO_GF = "GD to gradient flow"
@@ -130,42 +122,49 @@ class ImplicitRegularisation(AbstractLaw):
         fl = _flows(params)
         prob = _Problem(params)
         gaps = np.zeros((2, len(params.learning_rates), params.n_seeds))
+        rots = [torch.linalg.qr(torch.randn(params.input_dim, params.input_dim,
+                                            generator=generator(seed, "probe", j),
+                                            dtype=torch.float64))[0]
+                for j in range(params.n_seeds)]
         with single_thread():
-            for j in range(params.n_seeds):
-                gen = torch.Generator().manual_seed(seed * 1000 + j)
-                rot, _ = torch.linalg.qr(torch.randn(params.input_dim, params.input_dim,
-                                                     generator=gen, dtype=torch.float64))
-                for i, eta in enumerate(params.learning_rates):
-                    end = prob.gradient_descent(eta, round(params.time / eta), rot)
-                    gaps[0, i, j] = np.linalg.norm(end - fl["gf"])
-                    gaps[1, i, j] = np.linalg.norm(end - fl["mf"][i])
-                progress((j + 1) / params.n_seeds)
-        mean = gaps.mean(-1)
-        se = np.maximum(gaps.std(-1, ddof=1) / np.sqrt(params.n_seeds), ROUNDING)
+            for i, eta in enumerate(params.learning_rates):
+                ends = prob.gradient_descent(eta, round(params.time / eta), rots, seed, device)
+                gaps[0, i] = np.linalg.norm(ends - fl["gf"], axis=1)
+                gaps[1, i] = np.linalg.norm(ends - fl["mf"][i], axis=1)
+                progress((i + 1) / len(params.learning_rates))
+        est = mean_estimate(np.moveaxis(gaps, -1, 0))  # the rotated repeats are the units
+        se = np.maximum(est.stderr, ROUNDING)
         etas = np.array(params.learning_rates)
-        units = params.n_seeds
-        return Series.from_curves([Curve(PANEL, TO_GF, etas, mean[0], se[0], units),
-                                   Curve(PANEL, TO_MF, etas, mean[1], se[1], units)])
+        return Series.from_curves([Curve(PANEL, TO_GF, etas, est.value[0], se[0], est.units),
+                                   Curve(PANEL, TO_MF, etas, est.value[1], se[1], est.units)])
 
 
 def _series(etas: np.ndarray, to_gf: np.ndarray, to_mf: np.ndarray) -> Series:
     return Series.from_curves([Curve(PANEL, TO_GF, etas, to_gf), Curve(PANEL, TO_MF, etas, to_mf)])
 
 
+def _half_mse(outputs: torch.Tensor, batch) -> torch.Tensor:
+    """``(M,)`` L = (1/2n) Σ (f − y)² per member."""
+    return 0.5 * mse(outputs, batch[1])
+
+
 class _Problem:
     """The network's loss as a function of its flat parameters θ = (W₁, b₁, w₂, b₂)."""
 
     def __init__(self, params: ImplicitRegularisationParams) -> None:
-        gen = torch.Generator().manual_seed(params.problem_seed)
         d, h, n = params.input_dim, params.width, params.n_samples
-        kw = dict(generator=gen, dtype=torch.float64)
-        self.x = torch.randn(n, d, **kw)
-        a, b, c = (v / torch.linalg.vector_norm(v) for v in torch.randn(3, d, **kw))
+
+        def draw(purpose: str, *shape: int) -> torch.Tensor:
+            return torch.randn(*shape, generator=generator(params.problem_seed, purpose),
+                               dtype=torch.float64)
+
+        self.x = draw("data", n, d)
+        a, b, c = (v / torch.linalg.vector_norm(v) for v in draw("teacher", 3, d))
         self.y = torch.sin(2 * self.x @ a) + 0.5 * (self.x @ b) * (self.x @ c)  # (n,)
         self.shapes = [(h, d), (h,), (h,), (1,)]
         zeros = functools.partial(torch.zeros, dtype=torch.float64)
-        self.theta0 = torch.cat([torch.randn(h * d, **kw) / d**0.5, zeros(h),
-                                 torch.randn(h, **kw) / h**0.5, zeros(1)])
+        w = draw("init", h * d + h)
+        self.theta0 = torch.cat([w[: h * d] / d**0.5, zeros(h), w[h * d:] / h**0.5, zeros(1)])
 
     def loss(self, theta: torch.Tensor, rot: torch.Tensor | None = None) -> torch.Tensor:
         sizes = [int(np.prod(s)) for s in self.shapes]
@@ -174,17 +173,28 @@ class _Problem:
         out = torch.tanh(x @ w1.T + b1) @ w2 + b2
         return 0.5 * ((out - self.y) ** 2).mean()
 
-    def gradient_descent(self, eta: float, steps: int, rot: torch.Tensor) -> np.ndarray:
-        """GD in the rotated basis (W₁ → W₁Rᵀ), mapped back to the original one."""
+    def gradient_descent(self, eta: float, steps: int, rots: list[torch.Tensor], seed: int,
+                         device: str) -> np.ndarray:
+        """GD end points ``(R, p)``, one member per rotation R (inputs Rx, W₁ → W₁Rᵀ), trained
+        by `lmech.ensemble.train` and mapped back to the original basis."""
         h, d = self.shapes[0]
-        theta = self.theta0.clone()
-        theta[: h * d] = (theta[: h * d].view(h, d) @ rot.T).reshape(-1)
-        for _ in range(steps):
-            t = theta.requires_grad_()
-            g = torch.autograd.grad(self.loss(t, rot), t)[0]
-            theta = (t - eta * g).detach()
-        theta[: h * d] = (theta[: h * d].view(h, d) @ rot).reshape(-1)
-        return theta.numpy()
+        sizes = [int(np.prod(s)) for s in self.shapes]
+        w1, b1, w2, b2 = self.theta0.split(sizes)
+        rot = torch.stack(rots)  # (M, d, d)
+        m = rot.shape[0]
+        start = {"layers.0.weight": w1.view(h, d) @ rot.transpose(1, 2),
+                 "layers.0.bias": b1.expand(m, h), "layers.1.weight": w2.view(1, h).expand(m, 1, h),
+                 "layers.1.bias": b2.expand(m, 1)}
+        template = MLP(MLPConfig(d, h, 1, 1, "tanh")).double().to(device)
+        ens = Ensemble(template, {k: v.clone().to(device) for k, v in start.items()})
+        inputs = (self.x @ rot.transpose(1, 2)).to(device)  # (M, n, d): rotated inputs R x
+        targets = self.y.view(1, -1, 1).expand(m, -1, 1).to(device)  # (M, n, 1)
+        train(ens, inputs, targets, optimizer=SGD(lr=eta), steps=steps,
+              seed=seed, loss=_half_mse, every=steps)
+        end = {k: v.detach().cpu() for k, v in ens.params.items()}
+        w1_back = (end["layers.0.weight"] @ rot).flatten(1)  # W₁Rᵀ R = W₁
+        return torch.cat([w1_back, end["layers.0.bias"], end["layers.1.weight"].flatten(1),
+                          end["layers.1.bias"]], 1).numpy()
 
     def derivatives(self, theta: np.ndarray, w: np.ndarray | None = None):
         """∇L, H w, H∇L, H²∇L and ∇³L[∇L, ∇L] at θ (w = None: only the first three)."""

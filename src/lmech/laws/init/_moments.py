@@ -1,8 +1,9 @@
 """Ensemble moments of preactivations at initialisation, shared by the `init.*` laws.
 
 Neurons of one network are not independent (they share the random kernel Ĝ of the layer
-below), so every standard error here treats a *network* as the unit of sampling: a
-per-network average over neurons, then the mean and its standard error over networks.
+below), so every standard error treats a *network* as the unit of sampling: a
+per-network average over neurons here, then an estimate over networks from
+`lmech.measure.stats`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lmech.ensemble import sample_preactivations
+from lmech.ensemble import generator, sample_preactivations
+from lmech.measure.stats import Estimate, excess_kurtosis_estimate
 
 
 def pair_inputs(q: float, rho: float, n0: int = 2) -> torch.Tensor:
@@ -32,52 +34,25 @@ def layer_moments(z: torch.Tensor) -> dict[str, np.ndarray]:
     return out
 
 
-def mean_and_stderr(per_network: np.ndarray) -> tuple[float, float]:
-    """Mean over networks and its standard error."""
-    m = per_network.shape[0]
-    return float(per_network.mean()), float(per_network.std(ddof=1) / np.sqrt(m))
+def layer_kurtosis(zs: list[torch.Tensor]) -> Estimate:
+    """Excess kurtosis of the first input's preactivation at each of the layers `zs` (each
+    ``(M, n_inputs, n)``), over networks: value and error shape ``(len(zs),)``."""
+    per_layer = [layer_moments(z.cpu()) for z in zs]
+    return excess_kurtosis_estimate(np.stack([m["z4"] for m in per_layer], axis=1),
+                                    np.stack([m["zz"] for m in per_layer], axis=1))
 
 
-def kurtosis_and_stderr(z4: np.ndarray, zz: np.ndarray) -> tuple[float, float]:
-    """κ = E z⁴/(E z²)² − 3 from per-network averages, with its delta-method standard error
-    (the ratio's gradient applied to the covariance of the two network means)."""
-    m = z4.shape[0]
-    a, b = z4.mean(), zz.mean()
-    kappa = a / b**2 - 3
-    grad = np.array([1 / b**2, -2 * a / b**3])
-    cov = np.cov(np.stack([z4, zz])) / m
-    return float(kappa), float(np.sqrt(grad @ cov @ grad))
-
-
-def sample(inputs, *, depth, width, activation, C_W, C_b, members, seed, device,
+def sample(inputs, *, depth, width, activation, C_W, C_b, members, seed, family, device,
            layers=None) -> list[torch.Tensor]:
-    """Preactivations of `members` networks (the `lmech.ensemble` sampler, direct method)."""
-    gen = torch.Generator().manual_seed(seed)
+    """Preactivations of `members` networks of configuration `family` (an index distinct
+    for every configuration of one law), drawn from the stream (seed, "init", family)."""
     return sample_preactivations(inputs, depth=depth, width=width, activation=activation,
-                                 C_W=C_W, C_b=C_b, members=members, generator=gen,
+                                 C_W=C_W, C_b=C_b, members=members,
+                                 generator=generator(seed, "init", family),
                                  layers=layers, device=device)
 
 
-def grouped_jackknife(statistic, per_network: list[np.ndarray], groups: int = 40):
-    """A statistic of network means and its grouped-jackknife standard error.
-
-    `statistic` maps the list of means of `per_network` arrays (each ``(M,)``) to a float;
-    networks are split into `groups` contiguous groups, each left out in turn.
-    """
-    m = per_network[0].shape[0]
-    full = statistic([a.mean() for a in per_network])
-    bounds = np.linspace(0, m, groups + 1).astype(int)
-    sums = [a.sum() for a in per_network]
-    loo = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        loo.append(statistic([(s - a[lo:hi].sum()) / (m - (hi - lo))
-                              for s, a in zip(sums, per_network, strict=True)]))
-    loo = np.asarray(loo)
-    return float(full), float(np.sqrt((groups - 1) / groups * ((loo - loo.mean()) ** 2).sum()))
-
-
-def one_minus_correlation(means: list[float]) -> float:
+def one_minus_correlation(aa, bb, d):
     """1 − ρ from the means of z_a², z_b² and (z_a − z_b)², without cancellation:
     1 − ρ = (E d − (√E aa − √E bb)²) / (2√(E aa E bb))."""
-    aa, bb, d = means
     return (d - (np.sqrt(aa) - np.sqrt(bb)) ** 2) / (2 * np.sqrt(aa * bb))

@@ -1,28 +1,24 @@
 """symmetry.rescale — the difference of squared norms across a ReLU layer follows Noether's law.
 
 Experiment. A one-hidden-layer ReLU network (64 → `width` → 10, float64) is trained on
-scikit-learn's digits with softmax cross-entropy under three optimisers: full-batch
-gradient descent, minibatch SGD with weight decay, heavy-ball SGD with weight decay (at
-η(1 − β)). `detect` finds the rescale group (incoming weights and bias of the hidden
-units vs their outgoing weights) and a `NoetherTracker` records the charge
-Q = ‖θ_in‖² − ‖θ_out‖² with the norms its prediction needs. The network starts rescaled
-by α = `imbalance` (θ_in ← α θ_in, θ_out ← θ_out/α, which changes no output): then
-‖g_in‖² ∝ 1/α² dominates ‖g_out‖² ∝ α² throughout, so the source has one sign and the
-measured share of it is well defined.
+digits with cross-entropy under three optimisers: full-batch GD, minibatch SGD with weight
+decay, heavy ball with weight decay (at η(1 − β)); a regime's seeds train as one ensemble
+(`lmech.ensemble.train`). The rescale group is written out (the hidden units' incoming
+weights and biases against their outgoing weights); `StepGeometry` records every step the
+charge Q = ‖θ_in‖² − ‖θ_out‖² and the norms its prediction needs. The network starts
+rescaled by α = `imbalance` (θ_in ← αθ_in, θ_out ← θ_out/α: the same function), so
+‖g_in‖² ∝ 1/α² dominates ‖g_out‖² ∝ α² and the source keeps one sign.
 
-Prediction (docs/theory/symmetry.md, §Exact discrete updates):
-Q_{k+1} = (1 − ηλ)² Q_k +
-η² (‖g_in‖² − ‖g_out‖²) without momentum, and the (Q, ⟨θ, v⟩) recursion of
-`lmech.theory.quadratic_charge_momentum` with momentum — both exact given
-⟨g_in, θ_in⟩ = ⟨g_out, θ_out⟩. Measured: the source fraction
-(Q_k − Q_k^free)/(Q̂_k − Q_k^free), 1 for the theory.
+Prediction (docs/theory/symmetry.md, §Exact discrete updates): Q_{k+1} = (1 − ηλ)²Q_k +
+η²(‖g_in‖² − ‖g_out‖²) without momentum, the (Q, ⟨θ, v⟩) recursion of
+`quadratic_charge_momentum` with it; both exact given ⟨g_in, θ_in⟩ = ⟨g_out, θ_out⟩.
+Measured: the source fraction (Q_k − Q_k^free)/(Q̂_k − Q_k^free), 1 for the theory.
 
-Foil: exact conservation, the gradient-flow answer (decayed only by weight decay's
-shrink when λ > 0): source fraction 0.
+Foil: exact conservation, the gradient-flow answer (decayed only by weight decay): 0.
 
-Tolerance: only rounding is neglected (the ReLU rescale symmetry is exact): ≲ K·1e-16
-of Q per fraction over K steps, divided by a source of at least 1e-6 of Q (checked) —
-≤ 2e-6 for K ≤ 2·10⁴. Declared: 1e-5; the foil sits at distance 1.
+Tolerance (computed): only rounding (the ReLU rescale symmetry is exact): ≲ K·1e-16 of Q
+over K steps, divided by a source of at least 1e-6 of Q (checked): ≤ 2e-6 for K ≤ 2·10⁴.
+Declared: 1e-5; the foil is 1 away.
 
 Source: Kunin et al., "Neural Mechanics", ICLR 2021 (arXiv:2012.04728), §5 (rescale).
 """
@@ -33,6 +29,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from lmech.ensemble import init_ensemble
 from lmech.laws import (
     AbstractLaw,
     Curve,
@@ -45,18 +42,22 @@ from lmech.laws import (
     ToleranceBasis,
 )
 from lmech.laws._threads import single_thread
-from lmech.laws.symmetry._nets import (
-    build,
-    digits_mlp,
-    mean_and_stderr,
+from lmech.laws.symmetry._charges import (
+    Regime,
+    digits_set,
+    quadratic_charge,
     source_fraction,
-    symmetries_of,
-    train_tracked,
+    train_geometry,
 )
+from lmech.measure.stats import mean_estimate, record_steps
+from lmech.models import MLPConfig
 
 TOLERANCE = 1e-5
 PANEL = "rescale charge"
-REGIMES = ("GD", "SGD + weight decay", "SGD + momentum + weight decay")
+REGIMES = (Regime("GD", minibatch=False, decay=False, momentum=False),
+           Regime("SGD + weight decay", minibatch=True, decay=True, momentum=False),
+           Regime("SGD + momentum + weight decay", minibatch=True, decay=True, momentum=True))
+GROUPS = {"in": ["layers.0.weight", "layers.0.bias"], "out": ["layers.1.weight"]}
 
 
 class RescaleParams(LawParams):
@@ -92,11 +93,12 @@ class Rescale(AbstractLaw):
 
     def predict(self, params: RescaleParams) -> Series:
         steps = _record_steps(params)
-        return Series.from_curves(Curve(PANEL, r, steps, np.ones(steps.size)) for r in REGIMES)
+        return Series.from_curves(Curve(PANEL, r.name, steps, np.ones(steps.size))
+                                  for r in REGIMES)
 
     def foil(self, params: RescaleParams) -> Series:
         steps = _record_steps(params)
-        return Series.from_curves(Curve(PANEL, r, steps, np.zeros(steps.size))
+        return Series.from_curves(Curve(PANEL, r.name, steps, np.zeros(steps.size))
                                   for r in REGIMES)
 
     def tolerance(self, params: RescaleParams, prediction: Series) -> np.ndarray:
@@ -104,40 +106,35 @@ class Rescale(AbstractLaw):
 
     def measure(self, params: RescaleParams, seed: int, *, device: str = "cpu",
                 progress: Progress = lambda f: None) -> Series:
-        del device  # CPU float64 by design: the law tests an identity to rounding level
         with single_thread():  # tiny networks: a second thread only adds contention
-            return self._measure(params, seed, progress)
+            return self._measure(params, seed, device, progress)
 
-    def _measure(self, params: RescaleParams, seed: int, progress: Progress) -> Series:
+    def _measure(self, params: RescaleParams, seed: int, device: str,
+                 progress: Progress) -> Series:
         steps = _record_steps(params)
+        data = digits_set(params.n_train, flatten=True, device=device)
+        n = params.n_seeds
         curves = []
         for r, regime in enumerate(REGIMES):
-            fractions = []
-            for s in range(params.n_seeds):
-                gen = torch.Generator().manual_seed(seed * 1000 + s)
-                net = build(lambda: digits_mlp(params.width), gen)
-                with torch.no_grad():  # a rescale: the network computes the same function
-                    net[0].weight.mul_(params.imbalance)
-                    net[0].bias.mul_(params.imbalance)
-                    net[2].weight.div_(params.imbalance)
-                rec = train_tracked(net, symmetries_of(net, "rescale", True), flatten=True,
-                                    steps=params.steps, generator=gen, cadence=1,
-                                    n_train=params.n_train, **_optimiser(params, regime))
-                fractions.append(source_fraction(rec[rec.step.isin(steps)]))
-                progress((r * params.n_seeds + s + 1) / (3 * params.n_seeds))
-            mean, se = mean_and_stderr(np.array(fractions))
-            curves.append(Curve(PANEL, regime, steps, mean, se, params.n_seeds))
+            ens = init_ensemble(MLPConfig(64, params.width, 1, 10, activation="relu"),
+                                member_ids=range(r * n, (r + 1) * n), seed=seed,
+                                init="torch", dtype=torch.float64, device=device)
+            a = params.imbalance  # a rescale: every network computes the same function
+            ens.params["layers.0.weight"] *= a
+            ens.params["layers.0.bias"] *= a
+            ens.params["layers.1.weight"] /= a
+            hyper = (params.lr, params.weight_decay, params.momentum)
+            rec = train_geometry(ens, regime, data, GROUPS, lr=params.lr,
+                                 weight_decay=params.weight_decay, momentum=params.momentum,
+                                 steps=params.steps, batch=params.batch, seed=seed,
+                                 progress=lambda f, r=r: progress((r + f) / len(REGIMES)))
+            charge, pred, free = quadratic_charge(rec, {"in": 1.0, "out": -1.0},
+                                                  regime.hyper(*hyper))
+            est = mean_estimate(source_fraction(charge[:, steps], pred[:, steps], free[:, steps]))
+            curves.append(Curve(PANEL, regime.name, steps, est.value, est.stderr, est.units))
+        progress(1.0)
         return Series.from_curves(curves)
 
 
-def _optimiser(params: RescaleParams, regime: str) -> dict:
-    if regime == "GD":
-        return dict(lr=params.lr, batch=None)
-    if regime == "SGD + weight decay":
-        return dict(lr=params.lr, batch=params.batch, weight_decay=params.weight_decay)
-    return dict(lr=params.lr * (1 - params.momentum), batch=params.batch,
-                weight_decay=params.weight_decay, momentum=params.momentum)
-
-
 def _record_steps(params: RescaleParams) -> np.ndarray:
-    return np.unique(np.linspace(0, params.steps, params.n_points + 1).round().astype(int))[1:]
+    return record_steps(params.steps, params.n_points + 1)[1:]

@@ -1,31 +1,24 @@
 """symmetry.scale_norm_dynamics — BatchNorm'd weights' squared norm follows Noether's dynamics.
 
-Experiment. A small CNN with BatchNorm (conv → BN → ReLU → pool → conv → BN → ReLU →
-mean → linear, float64) is trained on scikit-learn's digits under three optimisers:
-full-batch gradient descent (on the first `n_train` images), minibatch SGD with weight
-decay, and heavy-ball SGD with weight decay (at learning rate η(1 − β), so its effective
-step matches the others). `lmech.measure.detect` finds the
-scale-invariant groups (each conv's weight and bias, which feed a BatchNorm), and a
-`NoetherTracker` records each group's squared norm Q = ‖θ_A‖² with the gradient or
-momentum norms the prediction needs.
+Experiment. A small BatchNorm CNN (`lmech.models.BatchNormCNN`, float64, ε = 1e-30) is
+trained on digits under three optimisers: full-batch GD (first `n_train` images),
+minibatch SGD with weight decay, heavy ball with weight decay (at η(1 − β), so its
+effective step matches); a regime's seeds train as one ensemble (`lmech.ensemble.train`,
+each member's BatchNorm on its own batch). Each convolution's weight and bias (they feed a
+BatchNorm) form a scale group, written out; `StepGeometry` records every step its squared
+norm Q = ‖θ_A‖² and the gradient or momentum norms the prediction needs.
 
-Prediction (docs/theory/symmetry.md, §Exact discrete updates): without momentum
-Q_{k+1} = (1 − ηλ)² Q_k + η² ‖g_k‖²; with momentum the (Q, ⟨θ, v⟩) recursion of
-`lmech.theory.quadratic_charge_momentum`, driven by ‖v_{k+1}‖². Both follow from the
-PyTorch update and ⟨g_A, θ_A⟩ = 0. The measured quantity is the *source fraction*
-(Q_k − Q_k^free)/(Q̂_k − Q_k^free): how much of the predicted η² (kinetic) source the
-measured norm shows, with Q̂ the prediction and Q^free the same recursion without the
-source. The theory says 1 at every recorded step.
+Prediction (docs/theory/symmetry.md, §Exact discrete updates): Q_{k+1} = (1 − ηλ)²Q_k +
+η²‖g_k‖² without momentum, the (Q, ⟨θ, v⟩) recursion of `quadratic_charge_momentum`
+driven by ‖v_{k+1}‖² with it; both exact given ⟨g_A, θ_A⟩ = 0. Measured: the source
+fraction (Q_k − Q_k^free)/(Q̂_k − Q_k^free), the share of the predicted η² source the
+norm shows (Q^free: the same recursion without source); 1 for the theory.
 
-Foil: the conserved norm of gradient flow — Q constant under GD, decayed only by weight
-decay's shrink otherwise (Q^free) — i.e. source fraction 0.
+Foil: the conserved norm of gradient flow (decayed only by weight decay): fraction 0.
 
-Tolerance: the prediction is exact in exact arithmetic, so only rounding is neglected.
-BatchNorm's ε (1e-30) perturbs ⟨g, θ⟩ by ε/σ² ≈ 1e-30 relative, below float64 rounding.
-Each step rounds θ and g at ~1e-16 relative, so over K steps the charge carries ≲ K·1e-16
-of Q, i.e. ≲ K·1e-16 · Q/(η²Σ‖g‖²) on the fraction; with K ≤ 2·10⁴ steps and a source of
-at least 1e-6 of Q (checked: `source_fraction` raises otherwise) that is ≤ 2e-6. The
-declared tolerance is 1e-5 on the fraction; the foil sits at distance 1.
+Tolerance (computed): only rounding (ε perturbs ⟨g, θ⟩ by ε/σ² ≈ 1e-30). Over K steps the
+charge carries ≲ K·1e-16 of Q, ≲ K·1e-16·Q/(η²Σ‖g‖²) on the fraction: ≤ 2e-6 for
+K ≤ 2·10⁴ and a source of at least 1e-6 of Q (checked). Declared: 1e-5; the foil is 1 away.
 
 Source: Kunin, Sagastuy-Brena, Ganguli, Yamins & Tanaka, "Neural Mechanics", ICLR 2021
 (arXiv:2012.04728), §5 (scale symmetry with weight decay, momentum and finite lr).
@@ -37,6 +30,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from lmech.ensemble import init_ensemble
 from lmech.laws import (
     AbstractLaw,
     Curve,
@@ -49,18 +43,22 @@ from lmech.laws import (
     ToleranceBasis,
 )
 from lmech.laws._threads import single_thread
-from lmech.laws.symmetry._nets import (
-    DigitsCNN,
-    build,
-    mean_and_stderr,
+from lmech.laws.symmetry._charges import (
+    Regime,
+    digits_set,
+    quadratic_charge,
     source_fraction,
-    symmetries_of,
-    train_tracked,
+    train_geometry,
 )
+from lmech.measure.stats import mean_estimate, record_steps
+from lmech.models import BatchNormCNN, BatchNormCNNConfig
 
 TOLERANCE = 1e-5
 PANEL = "scale norm"
-REGIMES = ("GD", "SGD + weight decay", "SGD + momentum + weight decay")
+REGIMES = (Regime("GD", minibatch=False, decay=False, momentum=False),
+           Regime("SGD + weight decay", minibatch=True, decay=True, momentum=False),
+           Regime("SGD + momentum + weight decay", minibatch=True, decay=True, momentum=True))
+GROUPS = {"conv1": ["conv1.weight", "conv1.bias"], "conv2": ["conv2.weight", "conv2.bias"]}
 
 
 class ScaleNormParams(LawParams):
@@ -92,7 +90,7 @@ class ScaleNormDynamics(AbstractLaw):
     panels = (Panel(PANEL, xlabel="step k", ylabel="measured share of the η² source"),)
 
     def _keys(self, params: ScaleNormParams) -> tuple[list[str], np.ndarray]:
-        names = [f"{r}: {g}" for r in REGIMES for g in ("conv1", "conv2")]
+        names = [f"{r.name}: {g}" for r in REGIMES for g in GROUPS]
         return names, _record_steps(params)
 
     def predict(self, params: ScaleNormParams) -> Series:
@@ -108,39 +106,33 @@ class ScaleNormDynamics(AbstractLaw):
 
     def measure(self, params: ScaleNormParams, seed: int, *, device: str = "cpu",
                 progress: Progress = lambda f: None) -> Series:
-        del device  # CPU float64 by design: the law tests an identity to rounding level
         with single_thread():  # tiny networks: a second thread only adds contention
-            return self._measure(params, seed, progress)
+            return self._measure(params, seed, device, progress)
 
-    def _measure(self, params: ScaleNormParams, seed: int, progress: Progress) -> Series:
+    def _measure(self, params: ScaleNormParams, seed: int, device: str,
+                 progress: Progress) -> Series:
         steps = _record_steps(params)
+        data = digits_set(params.n_train, flatten=False, device=device)
+        n = params.n_seeds
         curves = []
         for r, regime in enumerate(REGIMES):
-            fractions = []  # (n_seeds, groups, points)
-            for s in range(params.n_seeds):
-                gen = torch.Generator().manual_seed(seed * 1000 + s)
-                net = build(DigitsCNN, gen)
-                rec = train_tracked(net, symmetries_of(net, "scale", False), flatten=False,
-                                    steps=params.steps, generator=gen, cadence=1,
-                                    n_train=params.n_train, **_optimiser(params, regime))
-                rows = rec[rec.step.isin(steps)]
-                fractions.append([source_fraction(rows[rows.symmetry == f"scale {g}"])
-                                  for g in ("conv1", "conv2")])
-                progress((r * params.n_seeds + s + 1) / (3 * params.n_seeds))
-            mean, se = mean_and_stderr(np.array(fractions))
-            curves += [Curve(PANEL, f"{regime}: {g}", steps, mean[i], se[i], params.n_seeds)
-                       for i, g in enumerate(("conv1", "conv2"))]
+            ens = init_ensemble(BatchNormCNN(BatchNormCNNConfig()),
+                                member_ids=range(r * n, (r + 1) * n), seed=seed,
+                                init="torch", dtype=torch.float64, device=device)
+            rec = train_geometry(ens, regime, data, GROUPS, lr=params.lr,
+                                 weight_decay=params.weight_decay, momentum=params.momentum,
+                                 steps=params.steps, batch=params.batch, seed=seed,
+                                 progress=lambda f, r=r: progress((r + f) / len(REGIMES)))
+            hyper = regime.hyper(params.lr, params.weight_decay, params.momentum)
+            for g in GROUPS:
+                charge, pred, free = quadratic_charge(rec, {g: 1.0}, hyper)
+                est = mean_estimate(source_fraction(charge[:, steps], pred[:, steps],
+                                                    free[:, steps]))
+                curves.append(Curve(PANEL, f"{regime.name}: {g}", steps, est.value,
+                                    est.stderr, est.units))
+        progress(1.0)
         return Series.from_curves(curves)
 
 
-def _optimiser(params: ScaleNormParams, regime: str) -> dict:
-    if regime == "GD":
-        return dict(lr=params.lr, batch=None)
-    if regime == "SGD + weight decay":
-        return dict(lr=params.lr, batch=params.batch, weight_decay=params.weight_decay)
-    return dict(lr=params.lr * (1 - params.momentum), batch=params.batch,
-                weight_decay=params.weight_decay, momentum=params.momentum)
-
-
 def _record_steps(params: ScaleNormParams) -> np.ndarray:
-    return np.unique(np.linspace(0, params.steps, params.n_points + 1).round().astype(int))[1:]
+    return record_steps(params.steps, params.n_points + 1)[1:]

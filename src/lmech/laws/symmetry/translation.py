@@ -1,29 +1,26 @@
 """symmetry.translation — the summed logit-layer parameters decay exactly as weight decay says.
 
 Experiment. A one-hidden-layer ReLU network (64 → `width` → 10, float64) is trained on
-scikit-learn's digits with softmax cross-entropy by minibatch SGD in three regimes:
-without weight decay, with weight decay, with heavy-ball momentum and weight decay.
-`detect` finds the translation group (the logit layer's weight and bias: softmax ignores
-adding c·1 to the logits) and a `NoetherTracker` records its charge x = ⟨θ_A, 1⟩. The
-layer starts translated along the symmetry (every weight + 0.1, every bias + 1 — which
-changes no output), so x_0 is far from 0 and x_k/x_0 is well defined.
+digits with cross-entropy by minibatch SGD without weight decay, with it, and with heavy
+ball and weight decay; a regime's seeds train as one ensemble (`lmech.ensemble.train`).
+The translation group is written out (the logit layer's weight and bias: softmax ignores
+adding c·1 to the logits); `StepGeometry` records its charge x = ⟨θ_A, 1⟩ every step. The
+layer starts translated along the symmetry (weights + 0.1, biases + 1: the same function),
+so x_0 is far from 0.
 
 Prediction (docs/theory/symmetry.md, §Exact discrete updates): the gradient drops out
-(⟨g_A, 1⟩ = 0), so x_k/x_0 follows the
-source-free recursion of `lmech.theory.translation_charge_sgd`: exactly 1 without weight
-decay, (1 − ηλ)^k with it, and the discrete damped oscillator with momentum — the same
-for every seed and every data set.
+(⟨g_A, 1⟩ = 0), so x_k/x_0 follows the source-free `translation_charge_sgd`: 1 without
+weight decay, (1 − ηλ)^k with it, the discrete damped oscillator with momentum — the same
+for every seed and data set.
 
-Foil: the issue's foil is the unconstrained drift of a group without the symmetry (the
-tests show the hidden layer's summed parameters leave this prediction by far more than
-the tolerance), but such a drift has no parameter-free value. The law uses its strongest
-parameter-free stand-in: conservation, x_k/x_0 = 1 (the gradient-flow answer, weight decay
-ignored). With weight decay the measurement rejects it; without weight decay theory and
-foil coincide, as they must — that regime checks conservation itself.
+Foil: conservation, x_k/x_0 = 1 (gradient flow with weight decay ignored), the
+parameter-free stand-in for the drift of a group without the symmetry (the tests show the
+hidden layer's sum leaves this prediction by far more than the tolerance). Without weight
+decay theory and foil coincide: that regime checks conservation itself.
 
-Tolerance: the recursion is exact; neglected is rounding. ⟨g_A, 1⟩ = Σ_i (p_i − y_i) is
-~1e-16 per sample, and each step rounds θ at ~1e-16, so after K steps x_k/x_0 carries
-≲ K·1e-16·(1 + η‖g‖_1/|x_0|) ≤ 1e-11 for K ≤ 2·10⁴ and |x_0| ≳ 1. Declared: 1e-9.
+Tolerance (computed): rounding only. ⟨g_A, 1⟩ = Σ_i (p_i − y_i) is ~1e-16 per sample and
+each step rounds θ at ~1e-16, so x_k/x_0 carries ≲ K·1e-16·(1 + η‖g‖_1/|x_0|) ≤ 1e-11 for
+K ≤ 2·10⁴ and |x_0| ≳ 1. Declared: 1e-9.
 
 Source: Kunin et al., "Neural Mechanics", ICLR 2021 (arXiv:2012.04728), §5 (translation).
 """
@@ -34,6 +31,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from lmech.ensemble import init_ensemble
 from lmech.laws import (
     AbstractLaw,
     Curve,
@@ -46,18 +44,17 @@ from lmech.laws import (
     ToleranceBasis,
 )
 from lmech.laws._threads import single_thread
-from lmech.laws.symmetry._nets import (
-    build,
-    digits_mlp,
-    mean_and_stderr,
-    symmetries_of,
-    train_tracked,
-)
+from lmech.laws.symmetry._charges import Regime, digits_set, train_geometry
+from lmech.measure.stats import mean_estimate, record_steps
+from lmech.models import MLPConfig
 from lmech.theory.noether import translation_charge_sgd
 
 TOLERANCE = 1e-9
 PANEL = "translation charge"
-REGIMES = ("SGD", "SGD + weight decay", "SGD + momentum + weight decay")
+REGIMES = (Regime("SGD", minibatch=True, decay=False, momentum=False),
+           Regime("SGD + weight decay", minibatch=True, decay=True, momentum=False),
+           Regime("SGD + momentum + weight decay", minibatch=True, decay=True, momentum=True))
+LOGITS = ["layers.1.weight", "layers.1.bias"]
 
 
 class TranslationParams(LawParams):
@@ -92,55 +89,47 @@ class Translation(AbstractLaw):
         steps = _record_steps(params)
         curves = []
         for regime in REGIMES:
-            opt = _optimiser(params, regime)
-            x = translation_charge_sgd(1.0, opt["lr"], opt.get("weight_decay", 0.0),
-                                       opt.get("momentum", 0.0), steps=params.steps)
-            curves.append(Curve(PANEL, regime, steps, x[steps]))
+            eta, lam, beta = regime.hyper(params.lr, params.weight_decay, params.momentum)
+            x = translation_charge_sgd(1.0, eta, lam, beta, steps=params.steps)
+            curves.append(Curve(PANEL, regime.name, steps, x[steps]))
         return Series.from_curves(curves)
 
     def foil(self, params: TranslationParams) -> Series:
         steps = _record_steps(params)
-        return Series.from_curves(Curve(PANEL, r, steps, np.ones(steps.size)) for r in REGIMES)
+        return Series.from_curves(Curve(PANEL, r.name, steps, np.ones(steps.size))
+                                  for r in REGIMES)
 
     def tolerance(self, params: TranslationParams, prediction: Series) -> np.ndarray:
         return np.full(len(prediction), TOLERANCE)
 
     def measure(self, params: TranslationParams, seed: int, *, device: str = "cpu",
                 progress: Progress = lambda f: None) -> Series:
-        del device  # CPU float64 by design: the law tests an identity to rounding level
         with single_thread():  # tiny networks: a second thread only adds contention
-            return self._measure(params, seed, progress)
+            return self._measure(params, seed, device, progress)
 
-    def _measure(self, params: TranslationParams, seed: int, progress: Progress) -> Series:
+    def _measure(self, params: TranslationParams, seed: int, device: str,
+                 progress: Progress) -> Series:
         steps = _record_steps(params)
+        data = digits_set(1797, flatten=True, device=device)
+        n = params.n_seeds
         curves = []
         for r, regime in enumerate(REGIMES):
-            ratios = []
-            for s in range(params.n_seeds):
-                gen = torch.Generator().manual_seed(seed * 1000 + s)
-                net = build(lambda: digits_mlp(params.width), gen)
-                with torch.no_grad():  # a translation: the softmax output is unchanged
-                    net[2].weight.add_(0.1)
-                    net[2].bias.add_(1.0)
-                rec = train_tracked(net, symmetries_of(net, "translation", True),
-                                    flatten=True, steps=params.steps, generator=gen,
-                                    cadence=1, n_train=1797, **_optimiser(params, regime))
-                x = rec.set_index("step").charge
-                ratios.append(x.loc[steps].to_numpy() / x.loc[0])
-                progress((r * params.n_seeds + s + 1) / (3 * params.n_seeds))
-            mean, se = mean_and_stderr(np.array(ratios))
-            curves.append(Curve(PANEL, regime, steps, mean, se, params.n_seeds))
+            ens = init_ensemble(MLPConfig(64, params.width, 1, 10, activation="relu"),
+                                member_ids=range(r * n, (r + 1) * n), seed=seed,
+                                init="torch", dtype=torch.float64, device=device)
+            ens.params["layers.1.weight"] += 0.1  # a translation: the softmax is unchanged
+            ens.params["layers.1.bias"] += 1.0
+            rec = train_geometry(ens, regime, data, {"logits": LOGITS}, lr=params.lr,
+                                 weight_decay=params.weight_decay, momentum=params.momentum,
+                                 steps=params.steps, batch=params.batch, seed=seed,
+                                 progress=lambda f, r=r: progress((r + f) / len(REGIMES)))
+            last = sum(ens.params[k].flatten(1).sum(1) for k in LOGITS)  # x after the last step
+            x = torch.cat([rec["theta_sum"][:, :, 0], last.double().cpu()[:, None]], 1).numpy()
+            est = mean_estimate(x[:, steps] / x[:, :1])
+            curves.append(Curve(PANEL, regime.name, steps, est.value, est.stderr, est.units))
+        progress(1.0)
         return Series.from_curves(curves)
 
 
-def _optimiser(params: TranslationParams, regime: str) -> dict:
-    if regime == "SGD":
-        return dict(lr=params.lr, batch=params.batch)
-    if regime == "SGD + weight decay":
-        return dict(lr=params.lr, batch=params.batch, weight_decay=params.weight_decay)
-    return dict(lr=params.lr * (1 - params.momentum), batch=params.batch,
-                weight_decay=params.weight_decay, momentum=params.momentum)
-
-
 def _record_steps(params: TranslationParams) -> np.ndarray:
-    return np.unique(np.linspace(0, params.steps, params.n_points + 1).round().astype(int))[1:]
+    return record_steps(params.steps, params.n_points + 1)[1:]
