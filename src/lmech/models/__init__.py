@@ -1,5 +1,5 @@
 """Torch model families parametrised by physics knobs: MLP, deep linear network, small CNN,
-BatchNorm networks."""
+BatchNorm networks, the toy model of superposition."""
 
 from lmech.models.batchnorm import (
     BatchNormCNN,
@@ -10,6 +10,7 @@ from lmech.models.batchnorm import (
 )
 from lmech.models.cnn import CNNConfig, SmallCNN
 from lmech.models.mlp import MLP, MLPConfig, deep_linear
+from lmech.models.superposition import ToyModel, ToyModelConfig, toy_model_forward
 
 __all__ = [
     "BatchNormCNN",
@@ -20,6 +21,9 @@ __all__ = [
     "MLP",
     "MLPConfig",
     "SmallCNN",
+    "ToyModel",
+    "ToyModelConfig",
     "batchnorm_mlp_forward",
     "deep_linear",
+    "toy_model_forward",
 ]

@@ -4,6 +4,7 @@ from lmech.tasks.composition import CompositionTask, function_composition
 from lmech.tasks.concept_space import ConceptSpace, concept_distance, concept_space
 from lmech.tasks.digits import Digits, digits
 from lmech.tasks.random_labels import gaussian_random_labels
+from lmech.tasks.sparse_features import sparse_feature_batch, sparse_features
 from lmech.tasks.sparse_parity import SparseParityTasks, multitask_sparse_parity
 from lmech.tasks.teacher import (
     LinearTeacher,
@@ -26,5 +27,7 @@ __all__ = [
     "linear_teacher",
     "moment_matched_inputs",
     "multitask_sparse_parity",
+    "sparse_feature_batch",
+    "sparse_features",
     "whitened_inputs",
 ]

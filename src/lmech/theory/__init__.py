@@ -78,6 +78,14 @@ from lmech.theory.quanta import (
     quanta_loss,
     quanta_parameter_exponent,
 )
+from lmech.theory.random_features import random_feature_kappa, random_feature_test_error
+from lmech.theory.superposition import (
+    antipodal_solution,
+    critical_sparsity,
+    ignored_feature_loss,
+    pair_allocation,
+    toy_model_loss,
+)
 from lmech.theory.universality import (
     k_star_zero_universal_vertex,
     scale_invariant_universal_vertex,
@@ -145,6 +153,8 @@ __all__ = [
     "overfitting_coefficient",
     "quadratic_charge_momentum",
     "quadratic_charge_sgd",
+    "random_feature_kappa",
+    "random_feature_test_error",
     "saxe_discrete_mode_strength",
     "saxe_finite_step_logodds_bound",
     "saxe_learning_time",
@@ -154,6 +164,11 @@ __all__ = [
     "scale_invariant_universal_vertex",
     "shallow_discrete_learning_time",
     "shallow_mode_strength",
+    "antipodal_solution",
+    "critical_sparsity",
+    "ignored_feature_loss",
+    "pair_allocation",
+    "toy_model_loss",
     "sigma_derivative",
     "sigma_sigma_expectation",
     "translation_charge_sgd",

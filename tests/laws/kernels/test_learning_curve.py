@@ -7,10 +7,11 @@ import pytest
 
 from lmech.errors import LmechError
 from lmech.laws import Series, get_law
-from lmech.laws.kernels.learning_curve import _problems, _slope_weights
+from lmech.laws.kernels.learning_curve import _draws, _problems
+from lmech.measure.stats import slope_weights
 from lmech.run import Outcome, judge
 from lmech.testing import SEED
-from lmech.theory import eigenlearning_kappa, eigenlearning_test_error, learnabilities
+from lmech.theory import eigenlearning_test_error
 
 LAW = get_law("kernels.learning_curve")
 
@@ -26,22 +27,28 @@ def _wrong(params, prediction: Series, error) -> Series:
     power, relu = _problems(params)
     e_power = error(power.eigenvalues, power.coefficients, ns)
     e_relu = error(relu.eigenvalues, relu.coefficients, ns)
-    slope = _slope_weights(ns) @ np.log(e_power)
+    slope = slope_weights(np.log(ns)) @ np.log(e_power)
     y = np.concatenate([e_power, e_relu, [slope]])
     return Series(prediction.panel, prediction.curve, prediction.x, y, prediction.stderr,
                   prediction.units)
 
 
-def test_forgetting_the_overfitting_factor_is_refuted(smoke) -> None:
-    """E = Σ(1 − L)²v² + σ² with the right κ but without E₀ = n/(n − ΣL²)."""
+def test_the_bare_ridge_is_refuted(smoke) -> None:
+    """Each mode shrunk by the bare ridge per sample, L_i = λ_i/(λ_i + δ/n), and no
+    overfitting factor: ridge regression on the population, as if n → ∞ at fixed δ/n."""
     params, prediction, measurement, foil, tol = smoke
 
-    def no_e0(lam, v, ns):
-        kappa = eigenlearning_kappa(lam, ns, params.ridge)
-        return np.sum((1 - learnabilities(lam, kappa)) ** 2 * v**2, axis=-1) + params.noise
+    def bare(lam, v, ns):
+        learn = lam / (lam + params.ridge / ns[:, None])
+        return np.sum((1 - learn) ** 2 * v**2, axis=1) + params.noise
 
-    wrong = _wrong(params, prediction, no_e0)
+    wrong = _wrong(params, prediction, bare)
     assert judge(wrong, measurement, foil, tol).outcome is Outcome.REFUTED
+
+
+def test_small_samples_get_more_draws() -> None:
+    params = LAW.parameters("quick")
+    assert _draws(params).tolist() == [800, 400, 200, 100]
 
 
 def test_dropping_the_label_noise_term_is_refuted(smoke) -> None:

@@ -1,0 +1,1 @@
+"""Superposition: how networks store more features than they have dimensions."""
