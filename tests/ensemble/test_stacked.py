@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from lmech.ensemble import Ensemble, init_ensemble
 from lmech.errors import LmechError
@@ -97,3 +98,27 @@ def test_modules_without_an_input_shape(generator) -> None:
         Ensemble.from_modules(conv)(torch.zeros(2, 1, 5, 5, dtype=torch.float64))
     given = Ensemble.from_modules(conv, input_shape=(1, 5, 5))
     assert given(torch.zeros(2, 1, 5, 5, dtype=torch.float64)).shape == (1, 2, 18)
+
+
+def test_parameters_it_does_not_know_are_refused_not_left_constant() -> None:
+    class Embedded(nn.Module):
+        input_shape = (3,)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed, self.norm = nn.Embedding(5, 4), nn.LayerNorm(4)
+            self.out = nn.Linear(4, 2)
+
+    refused = r"'embed.weight' \(of an nn.Embedding\).*default_parameters"
+    with pytest.raises(LmechError, match=refused):
+        init_ensemble(Embedded(), members=2, seed=0)
+
+    class Normed(nn.Module):
+        input_shape = (4,)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm, self.out = nn.LayerNorm(4), nn.Linear(4, 2)
+
+    ens = init_ensemble(Normed(), members=2, seed=0)
+    assert torch.equal(ens.params["norm.weight"], torch.ones(2, 4))

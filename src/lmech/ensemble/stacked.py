@@ -156,6 +156,9 @@ def _template(model: nn.Module | MLPConfig | CNNConfig) -> nn.Module:
     )
 
 
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
+
+
 def _weight_layers(template: nn.Module) -> list[str]:
     """Names of the weight-bearing modules (Linear, Conv) in order."""
     return [n for n, m in template.named_modules()
@@ -226,7 +229,13 @@ def _init_member(template, layers, c_w, c_b, init, gen) -> dict[str, torch.Tenso
             else:
                 var = c_w[k] / fan_in if kind == "weight" else c_b[k]
                 t = torch.randn(shape, generator=gen, dtype=torch.float64) * var.sqrt()
-        else:  # normalisation gains and shifts
+        elif isinstance(template.get_submodule(owner), _NORMS):  # gains 1, shifts 0
             t = torch.ones(shape) if kind == "weight" else torch.zeros(shape)
+        else:
+            raise LmechError(
+                f"init_ensemble cannot initialise parameter {name!r} (of an "
+                f"nn.{type(template.get_submodule(owner)).__name__}): it knows Linear and Conv "
+                "layers (the knobs) and normalisation layers; draw other modules' "
+                "parameters with lmech.models.initialise.default_parameters")
         out[name] = t.to(dtype)
     return out
