@@ -63,6 +63,29 @@ class CompositionTask:
             y = self.maps[pick[:, step, None], y]
         return torch.cat([pick + self.vocab, x], dim=1), y
 
+    def prompts(self, compositions: torch.Tensor, batch: int, *, step_by_step: bool,
+                generator: torch.Generator) -> torch.Tensor:
+        """Autoregressive sequences ``(B, depth + length·(1 + k))`` for compositions drawn
+        uniformly from the rows: function tokens (offset by `vocab`), the input x, then
+        every intermediate F_{i_1}(x), F_{i_2}(F_{i_1}(x)), … up to the answer
+        (step by step, k = depth) or the answer alone (direct, k = 1). The answer is the
+        last `length` tokens. Draws as `sample` does, so both give the same x and answer.
+
+        Example:
+            >>> t = function_composition(3, 5, 4, generator=torch.Generator().manual_seed(0))
+            >>> g = torch.Generator().manual_seed(1)
+            >>> t.prompts(t.compositions(2), 7, step_by_step=True, generator=g).shape
+            torch.Size([7, 14])
+        """
+        pick = compositions[torch.randint(len(compositions), (batch,), generator=generator)]
+        x = torch.randint(self.vocab, (batch, self.length), generator=generator)
+        parts, y = [pick + self.vocab, x], x
+        for step in range(pick.shape[1]):
+            y = self.maps[pick[:, step, None], y]
+            if step_by_step or step == pick.shape[1] - 1:
+                parts.append(y)
+        return torch.cat(parts, dim=1)
+
 
 def function_composition(n_functions: int, vocab: int, length: int, *,
                          generator: torch.Generator) -> CompositionTask:

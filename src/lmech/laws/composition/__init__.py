@@ -1,0 +1,1 @@
+"""Compositional generalisation of sequence models on compositions of functions."""
