@@ -46,6 +46,8 @@ PURPOSES: dict[str, int] = {
     "batch": 7,  # fresh batches drawn every step
     "eval": 8,  # held-out evaluation data
     "probe": 9,  # random probe vectors (Hutchinson, Lanczos start vectors)
+    "prune": 10,  # random pruning scores
+    "resample": 11,  # bootstrap resamples of a law's units
 }
 """Known purposes and their fixed ids (append only: an id is never reused or changed)."""
 

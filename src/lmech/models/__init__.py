@@ -1,5 +1,5 @@
 """Torch model families parametrised by physics knobs: MLP, deep linear network, small CNN,
-BatchNorm networks, the toy model of superposition, a causal transformer and an LSTM."""
+VGG-like and residual CNNs, a causal transformer and an LSTM."""
 
 from lmech.models.batchnorm import (
     BatchNormCNN,
@@ -11,8 +11,10 @@ from lmech.models.batchnorm import (
 from lmech.models.cnn import CNNConfig, SmallCNN
 from lmech.models.lstm import LSTMConfig, LSTMModel, lstm_forward, matched_lstm
 from lmech.models.mlp import MLP, MLPConfig, deep_linear
+from lmech.models.resnet import ResNetConfig, SmallResNet
 from lmech.models.superposition import ToyModel, ToyModelConfig, toy_model_forward
 from lmech.models.transformer import CausalTransformer, TransformerConfig, transformer_forward
+from lmech.models.vgg import SmallVGG, VGGConfig
 
 __all__ = [
     "BatchNormCNN",
@@ -25,10 +27,14 @@ __all__ = [
     "LSTMModel",
     "MLP",
     "MLPConfig",
+    "ResNetConfig",
     "SmallCNN",
+    "SmallResNet",
+    "SmallVGG",
     "ToyModel",
     "ToyModelConfig",
     "TransformerConfig",
+    "VGGConfig",
     "batchnorm_mlp_forward",
     "deep_linear",
     "lstm_forward",

@@ -1,0 +1,1 @@
+"""Hyperparameter transfer: μP's width-independent updates and transferable learning rates."""

@@ -1,0 +1,1 @@
+"""Pruning at initialisation: synaptic saliency, its conservation, layer collapse."""
