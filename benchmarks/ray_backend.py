@@ -2,8 +2,9 @@
 
 Measures, with one torch thread per task on both backends (so both do the same work and
 give the same numbers):
-- `work`: `verify init. dynamics. --seeds 0:4` at the `quick` budget, local (tasks one
-  after another) and on a local Ray cluster (as many tasks at once as there are cores);
+- `work`: `verify init. dynamics. --seeds 0:4` at the `quick` budget (`--work` names other
+  laws), local (tasks one after another) and on a local Ray cluster (as many tasks at once
+  as there are cores);
   `speedup` = local / Ray (target >= 1.6 on 2 cores);
 - `smoke book`: every law at `smoke`, seed 0, local and on Ray; Ray's fixed overhead is
   its wall time beyond what its tasks need on the cores it has: Ray wall − max(longest
@@ -25,6 +26,8 @@ import time
 from lmech.laws import all_laws, select_laws
 from lmech.run import verify
 
+WORK = ("init.", "dynamics.")
+
 
 def _timed(laws, budget, seeds, backend, out) -> tuple[float, float, float]:
     """(wall seconds, Σ task seconds, longest task seconds)."""
@@ -38,6 +41,7 @@ def _timed(laws, budget, seeds, backend, out) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--work", nargs="+", default=list(WORK), help="laws or prefixes")
     parser.add_argument("--skip-work", action="store_true",
                         help="only the smoke book and the scheduler (minutes less)")
     args = parser.parse_args()
@@ -67,7 +71,7 @@ def main() -> None:
         result["smoke_book"] = {"local_s": round(local[0], 1), "ray_s": round(remote[0], 1),
                                 "ray_fixed_overhead_s": round(remote[0] - ideal, 1)}
         if not args.skip_work:
-            laws = select_laws(["init.", "dynamics."])
+            laws = select_laws(args.work)
             seeds = range(4)
             local = _timed(laws, "quick", seeds, "local", f"{tmp}/work-local")
             remote = _timed(laws, "quick", seeds, "ray", f"{tmp}/work-ray")
