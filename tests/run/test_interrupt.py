@@ -15,8 +15,12 @@ from lmech.run import Store
 
 SCRIPT = textwrap.dedent(
     """
+    import signal
     import sys
     sys.path.insert(0, {tests!r})
+    # Ctrl-C raises KeyboardInterrupt even where the test runs with SIGINT ignored (a
+    # background job): Python leaves an ignored SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from fake_laws import BlockingLaw, CorrectLaw, WrongLaw
     from lmech.run import verify
 
