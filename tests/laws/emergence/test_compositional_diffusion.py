@@ -14,6 +14,7 @@ from lmech.run import Outcome, judge
 from lmech.testing import SEED
 
 LAW = get_law("emergence.compositional_diffusion")
+LO, HI = LAW.parameters("smoke").rise  # the rise's read-out levels at smoke
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def _replace(prediction: Series, panel: str, y) -> Series:
     (EXPONENT, lambda m: m - 1),  # … or too few
     (EXPONENT, lambda m: (m + 1) / 2),  # half-way to one skill
     (DELAY, lambda m: 0.5 + 0 * m),  # compositions lag half as much as the product says
-    (RISE, lambda m: 0.8 ** (1 / (m + 1)) - 0.3 ** (1 / (m + 1))),  # one concept too many
+    (RISE, lambda m: HI ** (1 / (m + 1)) - LO ** (1 / (m + 1))),  # one concept too many
 ])
 def test_plausible_wrong_theories_are_refuted(smoke, panel, wrong) -> None:
     _, prediction, measurement, foil, tol = smoke
