@@ -61,11 +61,16 @@ class Task:
 
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
-    """torch's intra-op thread count set to `n` for the block, restored after."""
+    """torch's intra-op threads and numpy's BLAS threads set to `n` for the block, restored
+    after: the same `n` gives the same summation order, so the same numbers, in any process
+    (a Ray worker starts with one BLAS thread, this process with one per core)."""
+    from threadpoolctl import threadpool_limits
+
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, int(n)))
     try:
-        yield
+        with threadpool_limits(limits=max(1, int(n))):
+            yield
     finally:
         torch.set_num_threads(before)
 
