@@ -43,6 +43,7 @@ def browser():
     driver.quit()
 
 
+@pytest.mark.slow  # a browser start (~15 s); run by .ci/run with -m slow
 def test_every_figure_loads_and_nothing_is_logged(tmp_path, browser) -> None:
     verify([CorrectLaw(), WrongLaw(), RaisingLaw(), Identity()], out=tmp_path,
            budget="smoke", seed=(0, 1))

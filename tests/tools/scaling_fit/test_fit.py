@@ -58,6 +58,7 @@ def test_full_grid_finds_the_screened_optimum() -> None:
     assert a.objective == pytest.approx(b.objective, rel=1e-9)
 
 
+@pytest.mark.slow  # hundreds of bootstrap fits; run by .ci/run with -m slow
 def test_intervals_cover_the_truth_at_the_nominal_rate() -> None:
     """30 noisy data sets, 90 % intervals: each parameter covered at a rate consistent
     with 0.9 (one-sided binomial test at 0.1 %), and not grossly over-wide."""
