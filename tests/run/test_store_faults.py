@@ -172,6 +172,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # two runs of two processes each (~6 s apiece); .ci/run runs -m slow
 @pytest.mark.parametrize("stagger", [0.0, 0.8], ids=["together", "second-mid-run"])
 def test_two_concurrent_runs_on_one_directory_both_store_every_law(tmp_path, stagger) -> None:
     tests = str(Path(__file__).parents[1])
