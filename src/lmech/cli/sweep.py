@@ -52,8 +52,11 @@ def sweep_command(
                        ] = "local",
     address: Annotated[str | None, typer.Option(
         help="Ray: host:port of a running cluster (default: start a local one).")] = None,
+    jobs: Annotated[int, typer.Option(
+        help="local: tasks at a time, each in a worker process.")] = 1,
     threads_per_task: Annotated[int | None, typer.Option(
-        help="torch threads per task (default: 1 on Ray, all cores locally).")] = None,
+        help="torch threads per task (default: 1 on Ray; locally the cores, at most 2, "
+             "shared among the jobs).")] = None,
     resume: Annotated[bool, typer.Option(
         help="Skip the tasks this lmech version already stored.")] = False,
 ) -> None:
@@ -73,7 +76,8 @@ def sweep_command(
         values = parse_grid(grid)
         summary = sweep(chosen, values, out=out, budget=budget, seed=parse_seeds(seeds),
                         device=device, command=" ".join(sys.argv), backend=backend,
-                        address=address, threads=threads_per_task, resume=resume)
+                        address=address, threads=threads_per_task, resume=resume,
+                        jobs=jobs)
         def point(result) -> str:
             return " ".join(f"{k}={json.dumps(result.params.get(k))}" for k in values)
 

@@ -164,8 +164,11 @@ def verify_command(
                        ] = "local",
     address: Annotated[str | None, typer.Option(
         help="Ray: host:port of a running cluster (default: start a local one).")] = None,
+    jobs: Annotated[int, typer.Option(
+        help="local: (law, seed) tasks at a time, each in a worker process.")] = 1,
     threads_per_task: Annotated[int | None, typer.Option(
-        help="torch threads per (law, seed) task (default: 1 on Ray, all cores locally).")
+        help="torch threads per (law, seed) task (default: 1 on Ray; locally the cores, "
+             "at most 2, shared among the jobs).")
     ] = None,
     resume: Annotated[bool, typer.Option(
         help="Skip the (law, seed, budget, parameters) this lmech version already stored.")
@@ -208,6 +211,7 @@ def verify_command(
                 chosen, out=out, budget=budget, seed=run_seeds, overrides=overrides,
                 device=device, observer=observer, command=" ".join(sys.argv),
                 backend=backend, address=address, threads=threads_per_task, resume=resume,
+                jobs=jobs,
             )
         if summary.resumed:
             console.print(f"resumed: {summary.resumed} results taken from the store")

@@ -1,7 +1,10 @@
-"""Where tasks run: here, one after another (the default), or as tasks of a Ray cluster.
+"""Where tasks run: here, one after another (the default); several at a time in worker
+processes of this machine (``jobs``); or as tasks of a Ray cluster.
 
-Both call `on_done(task, result)` in the driver as each task finishes, in the order they
-finish, so the driver alone writes the store. Ray is an optional extra
+All call `on_done(task, result)` in the driver as each task finishes, in the order they
+finish, so the driver alone writes the store. A task carries everything it needs (`Task`),
+so a worker process runs it exactly as this process would, with the same thread count:
+the numbers agree bit for bit. Ray is an optional extra
 (``pip install 'lmech[ray]'``); `ray.init()` starts a local cluster unless an address of a
 running one is given. Each Ray task reserves `threads` CPUs and runs with that many torch
 threads, exactly as the local backend runs it with the same count, so the numbers agree
@@ -10,7 +13,10 @@ bit for bit.
 
 from __future__ import annotations
 
+import concurrent.futures as futures
 import contextlib
+import multiprocessing
+import signal
 import socket
 import traceback
 from collections.abc import Callable, Sequence
@@ -20,7 +26,7 @@ from lmech.laws import AbstractLaw
 from lmech.run.schema import LawResult
 from lmech.run.tasks import Task, execute
 
-__all__ = ["BACKENDS", "LocalBackend", "RayBackend", "make_backend"]
+__all__ = ["BACKENDS", "LocalBackend", "ProcessBackend", "RayBackend", "make_backend"]
 
 BACKENDS = ("local", "ray")
 CONNECT_TIMEOUT = 10.0  # seconds to reach a given cluster's address before giving up
@@ -42,6 +48,61 @@ class LocalBackend:
             result = execute(task, laws.get(task.law),
                              progress=lambda f, task=task: on_progress(task, f))
             on_done(task, result)
+
+
+class ProcessBackend:
+    """Tasks `jobs` at a time, each in a worker process of this machine.
+
+    The workers are spawned (not forked: a forked torch is unsafe) and ignore Ctrl-C; the
+    driver stops them when interrupted, so every result it already wrote stays and no
+    worker outlives the run. A worker that dies (killed, out of memory) makes its task
+    and the unfinished ones ERROR results.
+
+    Args:
+        jobs: worker processes, tasks at a time.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+
+    def run(self, tasks: Sequence[Task], laws: dict[str, AbstractLaw], on_done: OnDone,
+            on_progress: OnProgress, burst: Burst = contextlib.nullcontext) -> None:
+        pool = futures.ProcessPoolExecutor(
+            self.jobs, mp_context=multiprocessing.get_context("spawn"),
+            initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+        # A law of the book or of this session travels as itself (by its class); a law
+        # from a user's file or module is loaded there again by name, as on Ray
+        pending = {pool.submit(execute, task, None if task.source else laws.get(task.law)):
+                   task for task in tasks}
+        try:
+            for future in futures.as_completed(pending):
+                task = pending[future]
+                try:
+                    result = future.result()
+                except Exception:  # the worker itself failed: the task is an ERROR
+                    result = _failed(task, laws.get(task.law), traceback.format_exc())
+                on_progress(task, 1.0)
+                with burst():
+                    on_done(task, result)
+        except BaseException:  # Ctrl-C or a failing store: stop the workers, keep results
+            _stop_workers(pool)
+            raise
+        pool.shutdown()
+
+
+def _stop_workers(pool: futures.ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now (before Python 3.14 there is no
+    public way: the executor's own process table, read before shutdown clears it)."""
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    for process in workers:
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.join(timeout=5)
 
 
 class RayBackend:
@@ -144,12 +205,16 @@ def _failed(task: Task, law: AbstractLaw | None, error: str) -> LawResult:
     )
 
 
-def make_backend(name: str, *, address: str | None = None, threads: int = 1):
-    """The backend called `name` (one of BACKENDS)."""
+def make_backend(name: str, *, address: str | None = None, threads: int = 1,
+                 jobs: int = 1):
+    """The backend called `name` (one of BACKENDS); "local" with `jobs` > 1 runs that many
+    tasks at a time in worker processes."""
     if name == "local":
         if address:
             raise LmechError("--address needs --backend ray")
-        return LocalBackend()
+        return LocalBackend() if jobs == 1 else ProcessBackend(jobs)
+    if jobs != 1:
+        raise LmechError(f"--jobs is for the local backend; {name} places tasks itself")
     if name == "ray":
         _import_ray()
         return RayBackend(address, threads)

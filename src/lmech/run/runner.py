@@ -107,6 +107,7 @@ def verify(
     address: str | None = None,
     threads: int | None = None,
     resume: bool = False,
+    jobs: int = 1,
 ) -> RunSummary:
     """Run `laws` at each seed and commit each result to the store in `out` as it arrives.
 
@@ -114,14 +115,17 @@ def verify(
     nothing: the laws, budget, seeds, device, parameters and overrides, the output
     directory, and the store itself (a damaged store is named, with the way out). Results
     kept beside the store by an earlier run are merged first. Each (law, seed) is a task
-    of the backend ("local": here, in turn; "ray": a Ray cluster); with several seeds each
+    of the backend ("local": here, in turn, or `jobs` at a time in worker processes; "ray":
+    a Ray cluster); with several seeds each
     law also gets the verdict pooled over them (`lmech.run.combine`). With `resume`, a
     (law, seed, budget, parameters) already in the store from this lmech version is taken
     from it instead of run again. A result the store cannot take is kept beside it
     (`RunSummary.kept`), never dropped; on Ctrl-C every finished result stays.
 
     Args:
-        threads: torch's intra-op threads per task (default: all cores locally, 1 on Ray).
+        threads: torch's intra-op threads per task (default: the cores, at most 2, shared
+            among the `jobs` locally; 1 on Ray).
+        jobs: local tasks at a time (1: in this process; more: in worker processes).
 
     Raises:
         LmechError: a bad argument, an unwritable `out`, a damaged store, or `resume` on a
@@ -131,7 +135,8 @@ def verify(
     params = resolve_parameters(laws, budget, overrides)
     return execute_plan([(law, params[law.name]) for law in laws], out=out, budget=budget,
                         seed=seed, device=device, observer=observer, command=command,
-                        backend=backend, address=address, threads=threads, resume=resume)
+                        backend=backend, address=address, threads=threads, resume=resume,
+                        jobs=jobs)
 
 
 def execute_plan(
@@ -147,6 +152,7 @@ def execute_plan(
     address: str | None,
     threads: int | None,
     resume: bool,
+    jobs: int = 1,
 ) -> RunSummary:
     """Run each (law, validated parameters) entry at each seed (what `verify` and `sweep`
     share); see `verify` for what is checked and kept."""
@@ -157,8 +163,9 @@ def execute_plan(
         raise LmechError(f"seeds must be distinct and at least one, got {seeds!r}")
     check_device(device)
     _check_pilot_seeds([law for law, _ in entries], seeds)
-    threads = _check_threads(threads, backend)
-    runner = make_backend(backend, address=address, threads=threads)
+    jobs = _check_jobs(jobs)
+    threads = _check_threads(threads, backend, jobs)
+    runner = make_backend(backend, address=address, threads=threads, jobs=jobs)
     store = Store(_writable_directory(Path(out)), waiting=getattr(observer, "store_waiting",
                                                                   None))
     store.check()
@@ -167,6 +174,8 @@ def execute_plan(
     tasks = [Task(e.law.name, law_source(e.law), e.params, s, budget, device, threads)
              for e in plan for s in seeds]
     done = _resumable(store, tasks, budget) if resume else {}
+    if jobs > 1 or backend != "local":
+        tasks = _longest_first(tasks, store.durations(budget))
     info = RunInfo(
         run_id=uuid.uuid4().hex[:12], started_at=datetime.now(),
         lmech_version=lmech.__version__, git_revision=_git_revision(),
@@ -262,6 +271,13 @@ class _Collector:
         return tuple(self.pooled[key] for key in self.order if key in self.pooled)
 
 
+def _longest_first(tasks: list[Task], seconds: dict[str, float]) -> list[Task]:
+    """Tasks that run side by side end sooner when the long ones start first: order by the
+    seconds each law took before at this budget, laws never timed first (they may be long),
+    the plan's order otherwise."""
+    return sorted(tasks, key=lambda t: -seconds.get(t.law, float("inf")))
+
+
 def _resumable(store: Store, tasks: list[Task], budget: str) -> dict[Task, LawResult]:
     """The tasks whose result this lmech version already stored, with those results."""
     versions = store.runs()
@@ -310,9 +326,15 @@ def _check_pilot_seeds(laws: Sequence[AbstractLaw], seeds: Sequence[int]) -> Non
             )
 
 
-def _check_threads(threads: int | None, backend: str) -> int:
+def _check_jobs(jobs: int) -> int:
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise LmechError(f"jobs must be an integer >= 1 (tasks at a time), got {jobs!r}")
+    return jobs
+
+
+def _check_threads(threads: int | None, backend: str, jobs: int = 1) -> int:
     if threads is None:
-        return 1 if backend == "ray" else max(1, min(os.cpu_count() or 1, 2))
+        return 1 if backend == "ray" else max(1, min(os.cpu_count() or 1, 2) // jobs)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise LmechError(f"threads per task must be an integer >= 1, got {threads!r}")
     return threads

@@ -271,6 +271,15 @@ class Store:
             "SELECT DISTINCT law, seed, params_hash, run_id FROM results WHERE budget = ? "
             "AND lmech_version = ? AND verdict <> 'ERROR' AND seed >= 0", [budget, version])
 
+    def durations(self, budget: str) -> dict[str, float]:
+        """Each law's median seconds per seed at `budget`, over the results stored."""
+        frame = self._query(
+            "SELECT law, median(seconds) AS seconds FROM results WHERE budget = ? "
+            "AND verdict <> 'ERROR' AND seed >= 0 GROUP BY law", [budget])
+        if frame.empty:
+            return {}
+        return dict(zip(frame["law"], frame["seconds"].astype(float), strict=True))
+
 def _insert(con: duckdb.DuckDBPyConnection, row: dict, points: pd.DataFrame) -> None:
     con.execute("BEGIN TRANSACTION")
     try:

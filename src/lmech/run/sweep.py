@@ -64,6 +64,7 @@ def sweep(
     address: str | None = None,
     threads: int | None = None,
     resume: bool = False,
+    jobs: int = 1,
 ) -> RunSummary:
     """Run `law` at every point of `grid` (and every seed); see `lmech.run.verify`.
 
@@ -76,4 +77,4 @@ def sweep(
     entries = [(law, law.parameters(budget, point)) for point in grid_points(law, grid)]
     return execute_plan(entries, out=out, budget=budget, seed=seed, device=device,
                         observer=observer, command=command, backend=backend,
-                        address=address, threads=threads, resume=resume)
+                        address=address, threads=threads, resume=resume, jobs=jobs)
