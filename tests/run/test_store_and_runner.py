@@ -15,7 +15,7 @@ from lmech.run import STORE_FILE, Outcome, Store, resolve_parameters, verify
 
 def test_outcomes_and_error_are_stored(tmp_path) -> None:
     laws = [CorrectLaw(), WrongLaw(), FoilIsPredictionLaw(), RaisingLaw()]
-    summary = verify(laws, out=tmp_path, budget="smoke", seed=3)
+    summary = verify(laws, out=tmp_path, budget="quick", seed=3)
     outcomes = {r.law: r.outcome for r in summary.results}
     assert outcomes == {
         "fake.correct": Outcome.CONFIRMED,
@@ -36,7 +36,7 @@ def test_outcomes_and_error_are_stored(tmp_path) -> None:
     assert results.loc["fake.correct", "min_units"] == 30
     assert "foil not rejected" in results.loc["fake.foil_is_prediction", "reason"]
     runs = Store(tmp_path).runs()
-    assert list(runs["status"]) == ["finished"] and runs["budget"][0] == "smoke"
+    assert list(runs["status"]) == ["finished"] and runs["budget"][0] == "quick"
 
 
 def test_store_round_trip_is_readable_without_lmech(tmp_path) -> None:
@@ -219,3 +219,21 @@ CREATE TABLE points (run_id VARCHAR NOT NULL, law VARCHAR NOT NULL, kind VARCHAR
 """
 """The schema of lmech 0.1.0 before units, kinds and the equivalence statistics (a store
 such a version wrote must keep opening)."""
+
+
+def test_at_smoke_inconclusive_is_expected_and_refuted_is_not(tmp_path) -> None:
+    """Smoke runs the machinery with too few units to decide: INCONCLUSIVE there is what
+    the book expects, counted apart; a REFUTED still is not."""
+    from dataclasses import replace
+
+    from lmech.run.summary import is_expected, summary_line
+    from lmech.run.verdict import Outcome
+
+    summary = verify([CorrectLaw(), WrongLaw()], out=tmp_path, budget="quick")
+    right, wrong = summary.results
+    unsure = replace(right, outcome=Outcome.INCONCLUSIVE)
+    assert not is_expected(unsure) and not is_expected(wrong)
+    assert is_expected(replace(unsure, budget="smoke"))
+    assert not is_expected(replace(wrong, budget="smoke"))
+    assert summary_line([replace(unsure, budget="smoke"), replace(wrong, budget="smoke")]) \
+        == "0 confirmed, 1 inconclusive at smoke, 1 unexpected"

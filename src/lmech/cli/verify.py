@@ -85,9 +85,12 @@ class _ProgressObserver:
                                    highlight=False, soft_wrap=True)
 
 
-def _verdict_cell(outcome: str, expected: str) -> str:
+def _verdict_cell(result: LawResult) -> str:
+    from lmech.run.summary import is_expected
+
+    outcome = result.outcome.value
     style = VERDICT_STYLE[outcome]
-    mark = "" if outcome == expected else " !"
+    mark = "" if is_expected(result) else " !"
     return f"[{style}]{outcome}[/{style}]{mark}"
 
 
@@ -116,7 +119,7 @@ def results_tables(results: tuple[LawResult, ...], label=None) -> list[Table]:
             v = r.verdict
             power = "—" if v is None else fmt(v.power_ratio) + (" weak" if v.weak else "")
             table.add_row(
-                label(r), _verdict_cell(r.outcome.value, r.expected),
+                label(r), _verdict_cell(r),
                 fmt(v.agreement) if v else "—", power, str(v.min_units) if v else "—",
                 *((_seed_counts(r),) if pooled else ()), f"{r.seconds:.1f}",
             )
@@ -131,7 +134,7 @@ def results_tables(results: tuple[LawResult, ...], label=None) -> list[Table]:
         for r in identities:
             v = r.verdict
             table.add_row(
-                label(r), _verdict_cell(r.outcome.value, r.expected),
+                label(r), _verdict_cell(r),
                 fmt(v.deviation) if v else "—", fmt(v.relative_deviation) if v else "—",
                 *((_seed_counts(r),) if pooled else ()), f"{r.seconds:.1f}",
             )
