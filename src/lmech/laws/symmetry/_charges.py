@@ -24,7 +24,8 @@ from lmech.measure import StepGeometry
 from lmech.tasks import digits
 from lmech.theory.noether import quadratic_charge_momentum, quadratic_charge_sgd
 
-__all__ = ["Regime", "digits_set", "quadratic_charge", "source_fraction", "train_geometry"]
+__all__ = ["REGIMES", "Regime", "digits_set", "quadratic_charge", "source_fraction",
+           "train_geometry"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,14 @@ class Regime:
     def optimizer(self, lr: float, weight_decay: float, momentum: float) -> SGD:
         eta, lam, beta = self.hyper(lr, weight_decay, momentum)
         return SGD(lr=eta, weight_decay=lam, momentum=beta)
+
+
+
+REGIMES = (Regime("GD", minibatch=False, decay=False, momentum=False),
+           Regime("SGD + weight decay", minibatch=True, decay=True, momentum=False),
+           Regime("SGD + momentum + weight decay", minibatch=True, decay=True, momentum=True))
+"""The regimes of the rescale and scale-norm identities: full batch without decay, then
+minibatches with weight decay, without and with heavy-ball momentum."""
 
 
 @cache

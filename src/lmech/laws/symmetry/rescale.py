@@ -43,7 +43,7 @@ from lmech.laws import (
 )
 from lmech.laws._threads import single_thread
 from lmech.laws.symmetry._charges import (
-    Regime,
+    REGIMES,
     digits_set,
     quadratic_charge,
     source_fraction,
@@ -54,9 +54,6 @@ from lmech.models import MLPConfig
 
 TOLERANCE = 1e-5
 PANEL = "rescale charge"
-REGIMES = (Regime("GD", minibatch=False, decay=False, momentum=False),
-           Regime("SGD + weight decay", minibatch=True, decay=True, momentum=False),
-           Regime("SGD + momentum + weight decay", minibatch=True, decay=True, momentum=True))
 GROUPS = {"in": ["layers.0.weight", "layers.0.bias"], "out": ["layers.1.weight"]}
 
 

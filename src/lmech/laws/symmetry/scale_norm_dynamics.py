@@ -44,7 +44,7 @@ from lmech.laws import (
 )
 from lmech.laws._threads import single_thread
 from lmech.laws.symmetry._charges import (
-    Regime,
+    REGIMES,
     digits_set,
     quadratic_charge,
     source_fraction,
@@ -55,9 +55,6 @@ from lmech.models import BatchNormCNN, BatchNormCNNConfig
 
 TOLERANCE = 1e-5
 PANEL = "scale norm"
-REGIMES = (Regime("GD", minibatch=False, decay=False, momentum=False),
-           Regime("SGD + weight decay", minibatch=True, decay=True, momentum=False),
-           Regime("SGD + momentum + weight decay", minibatch=True, decay=True, momentum=True))
 GROUPS = {"conv1": ["conv1.weight", "conv1.bias"], "conv2": ["conv2.weight", "conv2.bias"]}
 
 
