@@ -121,3 +121,52 @@ class SlowLaw(_Line, AbstractLaw):
 
 
 SLOW_SECONDS = 0.3
+
+
+PICTURE = "picture"
+
+
+class IllustratedLaw(_Line, AbstractLaw):
+    """The correct line, plus a panel that only illustrates and is wildly off: a measured
+    curve far from its theory, a theory-only curve, a cloud of single networks, and a
+    foil that equals the prediction. None of it may move the verdict."""
+
+    name = "fake.illustrated"
+    panels = (Panel("line", "x", "y"),
+              Panel(PICTURE, "x", "y", xscale="log", illustrates="a test picture"))
+
+    def _picture(self, kind, params):
+        x = np.array([1.0, 10.0, 100.0])
+        if kind == "measurement":
+            return [Curve(PICTURE, "far off", x, 1e3 * x, 0.1 * x, 1),
+                    Curve(PICTURE, "cloud", np.repeat(x, 4), np.arange(12.0), None, 1)]
+        return [Curve(PICTURE, "far off", x, x),  # prediction and foil alike
+                Curve(PICTURE, "theory only", x[:2], [5.0, 6.0])]
+
+    def _with_picture(self, kind, params, series):
+        return Series.from_curves([*series.curves(), *self._picture(kind, params)])
+
+    def predict(self, params):
+        return self._with_picture("prediction", params,
+                                  self._series(params, params.slope * self._x(params)))
+
+    def measure(self, params, seed, *, device="cpu", progress=lambda f: None):
+        return self._with_picture("measurement", params,
+                                  super().measure(params, seed, device=device,
+                                                  progress=progress))
+
+    def foil(self, params):
+        return self._with_picture("foil", params, super().foil(params))
+
+    def tolerance(self, params, prediction):
+        return np.where(prediction.panel == PICTURE, 0.0, TOLERANCE)
+
+
+class OnlyIllustrationLaw(_Line, AbstractLaw):
+    """Its one panel only illustrates: it has nothing to judge and is refused."""
+
+    name = "fake.only_illustration"
+    panels = (Panel("line", "x", "y", illustrates="a line"),)
+
+    def predict(self, params):
+        return self._series(params, params.slope * self._x(params))

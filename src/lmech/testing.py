@@ -18,7 +18,9 @@ every budget validates and unknown parameters are refused; the smoke run does no
 contradict the expected outcome, and its measured points carry at least 2 units each;
 `measure` calls `progress` and honours `device`; no approximate theory has a zero
 tolerance; a fixed seed repeats; the prediction differs from the foil; and the foil in the
-prediction's place is rejected (REFUTED, or BROKEN for an identity).
+prediction's place is rejected (REFUTED, or BROKEN for an identity). Panels that only
+illustrate (``Panel.illustrates``) are left out of the checks, as the verdict leaves them
+out; a law needs at least one judged panel.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy as np
 from lmech.budgets import BUDGETS
 from lmech.errors import LmechError
 from lmech.laws import AbstractLaw, Kind, Pillar, Series
-from lmech.run.verdict import Outcome, Verdict, judge
+from lmech.run.verdict import Outcome, Verdict, judge, judged_points
 
 __all__ = ["LAW_CHECKS", "SEED", "SmokeRun", "check_law", "run_check", "smoke_run"]
 
@@ -71,8 +73,19 @@ def smoke_run(law: AbstractLaw, seed: int = SEED, budget: str = "smoke", *,
 
 
 def _judge(law: AbstractLaw, run: SmokeRun, hypothesis: Series, foil: Series) -> Verdict:
-    return judge(hypothesis, run.measurement, foil, run.tolerance, kind=law.kind,
+    _, measurement, _, tolerance = _judged(law, run)
+    hypothesis, foil = (judged_points(s, law.unjudged_panels()) for s in (hypothesis, foil))
+    return judge(hypothesis, measurement, foil, tolerance, kind=law.kind,
                  foilless_panels=law.foilless_panels())
+
+
+def _judged(law: AbstractLaw, run: SmokeRun) -> tuple[Series, Series, Series, np.ndarray]:
+    """The run's prediction, measurement, foil and tolerance on the judged panels only
+    (a panel that illustrates is never judged, so the contract does not ask of it)."""
+    unjudged = law.unjudged_panels()
+    keep = ~np.isin(run.prediction.panel, list(unjudged))
+    return (*(judged_points(s, unjudged) for s in (run.prediction, run.measurement, run.foil)),
+            np.asarray(run.tolerance)[keep])
 
 
 def _fail(law: AbstractLaw, what: str) -> None:
@@ -89,6 +102,8 @@ def check_identity(law: AbstractLaw) -> None:
         _fail(law, f"pillar must be a Pillar, got {law.pillar!r}")
     if not law.panels:
         _fail(law, "declares no panel")
+    if all(not p.judged for p in law.panels):
+        _fail(law, "every panel illustrates (Panel.illustrates): nothing is judged")
 
 
 def check_declarations(law: AbstractLaw) -> None:
@@ -122,6 +137,8 @@ def check_declarations(law: AbstractLaw) -> None:
     for panel in law.panels:
         if not isinstance(panel.no_foil, str):
             _fail(law, f"panel {panel.name}: no_foil must be a reason (str)")
+        if not isinstance(panel.illustrates, str):
+            _fail(law, f"panel {panel.name}: illustrates must say what it shows (str)")
 
 
 def check_budgets(law: AbstractLaw) -> None:
@@ -143,14 +160,16 @@ def check_smoke_outcome(law: AbstractLaw) -> None:
     may come out either way), on the prediction's points, with >= 2 units per measured
     point of an empirical law."""
     run = smoke_run(law)
-    if not run.measurement.same_points_as(run.prediction):
+    prediction, measurement, foil, _ = _judged(law, run)
+    if not measurement.same_points_as(prediction):
         _fail(law, "the measurement is not on the prediction's points")
-    if not run.foil.same_points_as(run.prediction):
+    if not foil.same_points_as(prediction):
         _fail(law, "the foil is not on the prediction's points")
-    unknown = set(run.prediction.panel) - {p.name for p in law.panels}
+    unknown = set().union(*(s.panel for s in (run.prediction, run.measurement, run.foil))) \
+        - {p.name for p in law.panels}
     if unknown:
         _fail(law, f"points on undeclared panels {sorted(unknown)}")
-    if law.kind is Kind.EMPIRICAL and np.any(run.measurement.units < 2):
+    if law.kind is Kind.EMPIRICAL and np.any(measurement.units < 2):
         _fail(law, "every measured point needs >= 2 independent units (Curve units)")
     verdict = _judge(law, run, run.prediction, run.foil)
     allowed = {law.expected_outcome, Outcome.INCONCLUSIVE.value}
@@ -244,9 +263,9 @@ def _check_work_lands_on(law: AbstractLaw, device: str) -> None:
 def check_tolerance_policy(law: AbstractLaw) -> None:
     """No approximate theory gets a zero tolerance (an exact claim whose failure is a
     recorded finding may)."""
-    run = smoke_run(law)
+    tolerance = _judged(law, smoke_run(law))[3]
     exact_claim = bool(law.finding) and law.expected_outcome == "REFUTED"
-    if not exact_claim and not np.all(run.tolerance > 0):
+    if not exact_claim and not np.all(tolerance > 0):
         _fail(law, "no approximate theory gets a zero tolerance")
 
 
@@ -263,10 +282,10 @@ def check_fixed_seed_repeats(law: AbstractLaw) -> None:
 
 def check_prediction_differs_from_foil(law: AbstractLaw) -> None:
     """Somewhere the foil lies outside the prediction's tolerance band."""
-    run = smoke_run(law)
-    judged = ~np.isin(run.prediction.panel, law.foilless_panels())
-    gap = np.abs(run.prediction.y - run.foil.y)[judged]
-    if not np.any(gap > run.tolerance[judged]):
+    prediction, _, foil, tolerance = _judged(law, smoke_run(law))
+    judged = ~np.isin(prediction.panel, law.foilless_panels())
+    gap = np.abs(prediction.y - foil.y)[judged]
+    if not np.any(gap > tolerance[judged]):
         _fail(law, "the foil lies inside the tolerance band everywhere")
 
 

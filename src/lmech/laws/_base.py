@@ -92,11 +92,18 @@ class LawParams(BaseModel):
 
 @dataclass(frozen=True)
 class Panel:
-    """How to draw one panel of a law's figure, and whether its foil is judged.
+    """How to draw one panel of a law's figure, and whether (and how) it is judged.
 
     A panel whose ``no_foil`` gives a reason (e.g. a consistency check with no rival
     value) has no foil: its foil points may be NaN and the verdict does not ask for the
-    foil to be rejected there. Every other panel must reject the foil.
+    foil to be rejected there. Every other judged panel must reject the foil.
+
+    A panel whose ``illustrates`` says what it shows (a phase diagram, a whole training
+    curve) is an *illustration*: its points are stored and drawn like any other, but the
+    verdict never sees them (not counted in the points, the units, the foil's rejection or
+    the agreement), and its figure title says "(not judged)". Its prediction, measurement
+    and foil need not share points: a curve may be measured only, or theory only. A law
+    needs at least one judged panel.
     """
 
     name: str
@@ -105,6 +112,12 @@ class Panel:
     xscale: str = "linear"
     yscale: str = "linear"
     no_foil: str = ""
+    illustrates: str = ""
+
+    @property
+    def judged(self) -> bool:
+        """False for an illustration, which the verdict never sees."""
+        return not self.illustrates
 
 
 def _noop_progress(fraction: float) -> None:
@@ -126,7 +139,8 @@ class AbstractLaw(abc.ABC):
       HOLDS for an identity);
     - ``Params``: a :class:`LawParams` subclass whose defaults are the ``quick`` budget, and
       ``budgets``: for each of ``smoke``, ``quick``, ``full``, the fields that differ;
-    - ``panels``: how its figure is drawn (one :class:`Panel` per panel name used);
+    - ``panels``: how its figure is drawn (one :class:`Panel` per panel name used), and
+      which panels only illustrate (``Panel.illustrates``: drawn, never judged);
     - ``predict``, ``measure``, ``foil``, ``tolerance``.
 
     A law holds no verdict code: ``lmech.run.verdict.judge`` decides.
@@ -168,6 +182,19 @@ class AbstractLaw(abc.ABC):
     def foilless_panels(self) -> tuple[str, ...]:
         """Names of the panels that declare no foil."""
         return tuple(p.name for p in self.panels if p.no_foil)
+
+    def unjudged_panels(self) -> tuple[str, ...]:
+        """Names of the panels that only illustrate (``Panel.illustrates``).
+
+        Raises:
+            LmechError: every panel illustrates: the law would have nothing to judge.
+        """
+        names = tuple(p.name for p in self.panels if not p.judged)
+        if names and len(names) == len(self.panels):
+            raise LmechError(f"{self.name}: every panel illustrates ({', '.join(names)}); a "
+                             f"law needs at least one judged panel (Panel without "
+                             f"illustrates)")
+        return names
 
     @abc.abstractmethod
     def predict(self, params: Any) -> Series:

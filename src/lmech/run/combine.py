@@ -16,6 +16,7 @@ each per-seed outcome go with the pooled verdict.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,8 +31,20 @@ SPREAD_STATISTICS = ("agreement", "power_ratio", "detectable", "gap", "deviation
                      "relative_deviation")
 
 
-def pooled_measurement(measurements: Sequence[Series]) -> Series:
-    """The unit-weighted mean of several seeds' measurements of the same points."""
+def pooled_measurement(measurements: Sequence[Series],
+                       unjudged_panels: Sequence[str] = ()) -> Series:
+    """The unit-weighted mean of several seeds' measurements of the same points.
+
+    On a panel that only illustrates, a cloud of points sharing one (panel, curve, x) key
+    (single networks, not means) is gathered from every seed instead, after the means.
+    """
+    cloud = _clouds(measurements[0], unjudged_panels)
+    if cloud.any():
+        means = pooled_measurement([_take(m, ~_clouds(m, unjudged_panels))
+                                    for m in measurements])
+        gathered = [_take(m, _clouds(m, unjudged_panels)) for m in measurements]
+        return Series(*(np.concatenate([getattr(s, f) for s in (means, *gathered)])
+                        for f in ("panel", "curve", "x", "y", "stderr", "units")))
     first = measurements[0]
     units = np.stack([m.units for m in measurements]).astype(np.float64)  # (K, n)
     total = units.sum(0)
@@ -39,6 +52,19 @@ def pooled_measurement(measurements: Sequence[Series]) -> Series:
     y = (weights * np.stack([m.y for m in measurements])).sum(0)
     se = np.sqrt((weights**2 * np.stack([m.stderr for m in measurements]) ** 2).sum(0))
     return Series(first.panel, first.curve, first.x, y, se, total.astype(np.int64))
+
+
+def _clouds(series: Series, unjudged_panels: Sequence[str]) -> np.ndarray:
+    """``(n,)`` whether each point lies on an unjudged panel and shares its key."""
+    keys = series.keys()
+    count = Counter(keys)
+    shared = np.array([count[k] > 1 for k in keys], dtype=bool)
+    return np.isin(series.panel, list(unjudged_panels)) & shared
+
+
+def _take(series: Series, mask: np.ndarray) -> Series:
+    return Series(series.panel[mask], series.curve[mask], series.x[mask], series.y[mask],
+                  series.stderr[mask], series.units[mask])
 
 
 def pool(law: AbstractLaw, results: Sequence[LawResult], *, budget: str) -> LawResult:
@@ -60,10 +86,11 @@ def pool(law: AbstractLaw, results: Sequence[LawResult], *, budget: str) -> LawR
         return LawResult(**identity, outcome=Outcome.ERROR, verdict=None,
                          error=f"RuntimeError: the law raised at seeds "
                                f"{', '.join(map(str, failed))}")
-    measurement = pooled_measurement([r.measurement for r in results])
+    unjudged = law.unjudged_panels()
+    measurement = pooled_measurement([r.measurement for r in results], unjudged)
     verdict = judge(first.prediction, measurement, first.foil, first.tolerance,
                     kind=law.kind, min_units=2 if budget == "smoke" else MIN_UNITS,
-                    foilless_panels=law.foilless_panels())
+                    foilless_panels=law.foilless_panels(), unjudged_panels=unjudged)
     return LawResult(**identity, outcome=verdict.outcome, verdict=verdict,
                      prediction=first.prediction, measurement=measurement, foil=first.foil,
                      tolerance=first.tolerance)

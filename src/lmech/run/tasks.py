@@ -107,7 +107,7 @@ def run_law(
         verdict = judge(
             prediction, measurement, foil, tolerance, kind=law.kind,
             min_units=2 if budget == "smoke" else MIN_UNITS,
-            foilless_panels=law.foilless_panels(),
+            foilless_panels=law.foilless_panels(), unjudged_panels=law.unjudged_panels(),
         )
     except Exception:  # a law that raises is a finding (ERROR), not a crash of the run
         return LawResult(

@@ -25,6 +25,10 @@ deviation from the prediction its CI could show. On each foil panel the point th
 separates prediction and foil is taken; a law whose detectable deviation there exceeds
 half the prediction–foil gap |h_i − f_i| on some panel is *weak*.
 
+Points on a panel that only illustrates (``Panel.illustrates``: a phase diagram, a whole
+training curve) are dropped before anything is judged: they count nowhere, and n is the
+number of judged points.
+
 An identity law (an exact identity checked to rounding) is judged apart: IDENTITY HOLDS
 when every |m_i − h_i| ≤ tol_i (its rounding tolerance), IDENTITY BROKEN otherwise, with
 the largest deviation reported instead of test statistics. See ``docs/verdicts.md``.
@@ -42,7 +46,7 @@ from scipy import special
 from lmech.errors import LmechError
 from lmech.laws import Kind, Series
 
-__all__ = ["ALPHA", "MIN_UNITS", "Outcome", "Verdict", "judge", "t_critical"]
+__all__ = ["ALPHA", "MIN_UNITS", "Outcome", "Verdict", "judge", "judged_points", "t_critical"]
 
 ALPHA = 0.01
 """Family-wise significance of every test."""
@@ -155,23 +159,29 @@ def judge(
     alpha: float = ALPHA,
     min_units: int = 2,
     foilless_panels: Sequence[str] = (),
+    unjudged_panels: Sequence[str] = (),
 ) -> Verdict:
     """Decide whether `measurement` is equivalent to `prediction` and rejects `foil`.
 
     Args:
-        prediction, measurement, foil: series over the same (panel, curve, x) points; the
-            measurement's ``units`` count the independent units behind each error.
-        tolerance: shape ``(n,)``, the declared theory tolerance of each point (>= 0).
+        prediction, measurement, foil: series over the same (panel, curve, x) points
+            (outside `unjudged_panels`); the measurement's ``units`` count the independent
+            units behind each error.
+        tolerance: shape ``(n,)``, one per prediction point: the declared theory
+            tolerance of each point (>= 0; any value on an unjudged panel).
         kind: "empirical" (the equivalence test) or "identity" (checked to rounding).
         alpha: family-wise significance.
         min_units: an empirical point with fewer units makes the verdict INCONCLUSIVE.
         foilless_panels: panels that declare no foil (their foil points are not judged
             and may be NaN).
+        unjudged_panels: panels that only illustrate (``Panel.illustrates``): their points
+            are dropped from all three series before anything is judged, so they count
+            nowhere (points, units, foil, agreement, power).
 
     Raises:
         LmechError: the series do not share their points; the tolerance has the wrong
             shape or is negative; a value is not finite; an empirical measurement has
-            fewer than 2 units at a point.
+            fewer than 2 units at a point; no point is left to judge.
 
     Example:
         >>> from lmech.laws import Curve
@@ -180,6 +190,19 @@ def judge(
         'CONFIRMED'
     """
     kind = Kind(getattr(kind, "value", kind))
+    if len(unjudged_panels):
+        tolerance = np.asarray(tolerance, dtype=np.float64)
+        if tolerance.shape != (len(prediction),):
+            raise LmechError(f"tolerance must be {len(prediction)} values, one per "
+                             f"prediction point, got shape {tolerance.shape}")
+        keep = ~np.isin(prediction.panel, list(unjudged_panels))
+        prediction, tolerance = judged_points(prediction, unjudged_panels), tolerance[keep]
+        measurement = judged_points(measurement, unjudged_panels)
+        foil = judged_points(foil, unjudged_panels)
+        if not len(prediction):
+            raise LmechError(f"no point to judge: every point lies on a panel that only "
+                             f"illustrates ({', '.join(unjudged_panels)}); a law needs at "
+                             f"least one judged panel")
     for name, s in (("measurement", measurement), ("foil", foil)):
         if not prediction.same_points_as(s):
             raise LmechError(f"the {name} is not on the prediction's points (panel, curve, x)")
@@ -203,6 +226,16 @@ def judge(
         raise LmechError(f"an empirical measurement needs >= 2 independent units per point; "
                          f"{_label(measurement, i)} has {int(units[i])}")
     return _judge_empirical(prediction, measurement, foil, tol, alpha, min_units, judged_foil)
+
+
+def judged_points(series: Series, unjudged_panels: Sequence[str]) -> Series:
+    """`series` without its points on `unjudged_panels` (illustrations the verdict never
+    sees)."""
+    keep = ~np.isin(series.panel, list(unjudged_panels))
+    if keep.all():
+        return series
+    return Series(series.panel[keep], series.curve[keep], series.x[keep], series.y[keep],
+                  series.stderr[keep], series.units[keep])
 
 
 def _judge_empirical(prediction, measurement, foil, tol, alpha, min_units, judged_foil

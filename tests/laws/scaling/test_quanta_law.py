@@ -14,14 +14,18 @@ from lmech.laws.scaling.quanta import (
     CURVE,
     ERROR,
     TIME,
+    WHOLE,
     _curve_points,
     _error_at,
+    _error_curve,
     _error_exponents,
     _fresh_batches,
     _learning_steps,
     _staircase_curve,
+    _staircase_error,
     _staircase_exponent,
     _time_exponents,
+    _whole_x,
 )
 from lmech.run import Outcome, judge
 from lmech.tasks import multitask_sparse_parity
@@ -46,7 +50,8 @@ def test_one_quantum_per_step_count_is_refuted(smoke) -> None:
     """Steps acting like parameters (t_i ∝ i: time exponent 1/s), the other panels kept."""
     params, prediction, measurement, foil, tol = smoke
     wrong = _with(prediction, TIME, lambda c: 1 / np.asarray(c.x))
-    assert judge(wrong, measurement, foil, tol).outcome is Outcome.REFUTED
+    verdict = judge(wrong, measurement, foil, tol, unjudged_panels=LAW.unjudged_panels())
+    assert verdict.outcome is Outcome.REFUTED, verdict
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +69,7 @@ def test_wrong_error_laws_are_refuted(quick, mistake) -> None:
     panel = ERROR if mistake == "parameter axis" else CURVE
     rival = {(c.panel, c.name): c.y for c in foil.curves()}
     wrong = _with(prediction, panel, lambda c: rival[(c.panel, c.name)])
-    verdict = judge(wrong, measurement, foil, tol)
+    verdict = judge(wrong, measurement, foil, tol, unjudged_panels=LAW.unjudged_panels())
     assert verdict.outcome is Outcome.REFUTED, verdict
 
 
@@ -72,7 +77,8 @@ def test_margins_are_under_half_the_foil_gap() -> None:
     """The declared margins never hide the foil, at any point (docs/verdicts.md)."""
     params = LAW.parameters("quick")
     p, f = LAW.predict(params), LAW.foil(params)
-    assert np.all(LAW.tolerance(params, p) < np.abs(p.y - f.y) / 2)
+    judged = p.panel != WHOLE  # the error curve only illustrates
+    assert np.all(LAW.tolerance(params, p)[judged] < np.abs(p.y - f.y)[judged] / 2)
 
 
 def test_staircase_exponents_reach_the_asymptotes() -> None:
@@ -136,6 +142,42 @@ def test_measured_exponents_against_a_planted_staircase() -> None:
     x, _ = _curve_points(params, s)
     np.testing.assert_allclose(_error_at(acc, steps, p, t, params, x)[0],
                                _staircase_curve(params, s, s), atol=0.01)
+    # the error-curve illustration of that staircase: E itself, wherever no step of the
+    # planted staircase falls between two records around x·S_lo
+    x = _whole_x(params, s)
+    curve = _error_curve(acc, steps, p, t, params, x)[0]
+    theory = _staircase_error(params, s, s)
+    at = np.sort(t[0])[1] * x
+    clear = np.array([not np.any((t_true > a / 1.05) & (t_true < a * 1.05)) for a in at])
+    assert clear.sum() > x.size // 2
+    np.testing.assert_allclose(curve[clear], theory[clear], rtol=0.02)
+
+
+def test_staircase_error_is_half_the_unlearned_mass() -> None:
+    """Brute force: E(x) = ½ Σ p_i over the quanta with (i/n_lo)^power > x; starts at ½."""
+    params = LAW.parameters("quick")
+    lo = params.window[0]
+    for s in params.zipf_exponents:
+        p = quanta_frequencies(params.n_tasks, s)
+        for power in (s, 1.0):
+            brute = [0.5 * sum(p[i - 1] for i in range(1, params.n_tasks + 1)
+                               if (i / lo) ** power > xi * (1 + 1e-12))
+                     for xi in _whole_x(params, s)]
+            np.testing.assert_allclose(_staircase_error(params, s, power), brute, rtol=1e-12)
+        assert _staircase_error(params, s, s)[0] == pytest.approx(0.5)
+
+
+def test_the_error_curve_is_drawn_but_never_judged(smoke) -> None:
+    """An error curve far off its staircase leaves the verdict as it was."""
+    params, prediction, measurement, foil, tol = smoke
+    assert LAW.unjudged_panels() == (WHOLE,)
+    off = Series(measurement.panel, measurement.curve, measurement.x,
+                 np.where(measurement.panel == WHOLE, 10.0, measurement.y),
+                 measurement.stderr, measurement.units)
+    kept, moved = (judge(prediction, m, foil, tol, unjudged_panels=(WHOLE,)).statistics()
+                   for m in (measurement, off))
+    assert {k: v for k, v in kept.items() if v == v} == {k: v for k, v in moved.items()
+                                                          if v == v}
 
 
 def test_unlearned_subtasks_count_at_the_last_step() -> None:

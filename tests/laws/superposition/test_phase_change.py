@@ -8,8 +8,11 @@ import pytest
 import torch
 
 from lmech.errors import LmechError
+from lmech.laws import Series
 from lmech.laws.superposition.phase_change import (
-    PHASE,
+    DIAGRAM,
+    DSTAR,
+    GEOMETRY,
     PhaseChange,
     _crossing,
     _flat_boundary,
@@ -17,6 +20,7 @@ from lmech.laws.superposition.phase_change import (
     _series,
     _superposed,
     _test_loss,
+    feature_dimensionality,
 )
 from lmech.run import Outcome, judge
 from lmech.tasks import sparse_features
@@ -106,8 +110,10 @@ def test_an_importance_independent_boundary_is_refuted(law_run) -> None:
     params, prediction, measurement, foil, tol = law_run(LAW, SEED)
     flat = _flat_boundary(params)
     wrong = _series(params, [flat] * len(params.importances),
-                    prediction.y[prediction.panel != PHASE])
-    verdict = judge(wrong, measurement, foil, tol, foilless_panels=LAW.foilless_panels())
+                    prediction.y[prediction.panel == DSTAR])
+    judged = ~np.isin(prediction.panel, LAW.unjudged_panels())
+    verdict = judge(wrong, measurement, foil, tol[judged],
+                    foilless_panels=LAW.foilless_panels(), unjudged_panels=LAW.unjudged_panels())
     assert verdict.outcome is Outcome.REFUTED
 
 
@@ -128,3 +134,46 @@ def test_parameters_are_checked() -> None:
         LAW.parameters("smoke", {"importances": (0.1, 0.8)})
     with pytest.raises(LmechError, match="window"):
         LAW.parameters("smoke", {"window": 0.03, "spacing": 0.02})
+
+
+def test_feature_dimensionality_against_its_definition() -> None:
+    """Closed forms (a lone feature 1, a pair 1/2, a pentagon 2/5, an absent one 0) and
+    Elhage et al.'s form ‖W_i‖² / Σ_j (Ŵ_i·W_j)², looped, on a random W."""
+    angles = 2 * np.pi * np.arange(5) / 5
+    pentagon = np.stack([np.cos(angles), np.sin(angles)])  # (2, 5)
+    w = np.zeros((4, 8))
+    w[:2, :5] = 0.9 * pentagon
+    w[2, 5], w[2, 6], w[3, 7] = 0.8, -0.8, 0.0  # a pair; feature 7 not represented
+    got = feature_dimensionality(torch.tensor(w)).numpy()
+    np.testing.assert_allclose(got, [0.4] * 5 + [0.5, 0.5, 0.0], atol=1e-12)
+    w = np.random.default_rng(0).standard_normal((5, 20))
+    loop = [w[:, i] @ w[:, i] / sum((w[:, i] / np.linalg.norm(w[:, i]) @ w[:, j]) ** 2
+                                    for j in range(20)) for i in range(20)]
+    np.testing.assert_allclose(feature_dimensionality(torch.tensor(w)).numpy(), loop,
+                               rtol=1e-12)
+    assert feature_dimensionality(torch.tensor(w)).sum() <= 5 + 1e-9  # Σ D_i ≤ m
+
+
+def test_the_illustrations_are_drawn_but_never_judged(law_run) -> None:
+    """Phase diagram and geometry: theory steps at S_c(r), fractions and D_i in [0, 1],
+    one D_i per feature and unit; and nonsense there leaves the verdict as it was."""
+    params, prediction, measurement, foil, tol = law_run(LAW, SEED)
+    assert set(LAW.unjudged_panels()) == {DIAGRAM, GEOMETRY}
+    for r in params.importances:
+        step = (prediction.panel == DIAGRAM) & (prediction.curve == f"r = {r:g}")
+        x, y = prediction.x[step], prediction.y[step]
+        assert x[y == 0].max() < critical_sparsity(r) < x[y == 1].min()
+    won = measurement.y[measurement.panel == DIAGRAM]
+    assert np.all((won >= 0) & (won <= 1))
+    cloud = (measurement.panel == GEOMETRY) & (measurement.curve == "D_i of each feature")
+    wide = sorted({*params.sparsities, *params.sweep})
+    assert cloud.sum() == 20 * params.sweep_units * len(wide)
+    assert np.all((measurement.y[cloud] >= 0) & (measurement.y[cloud] <= 1 + 1e-9))
+    off = Series(measurement.panel, measurement.curve, measurement.x,
+                 np.where(np.isin(measurement.panel, [DIAGRAM, GEOMETRY]), 7.0,
+                          measurement.y), measurement.stderr, measurement.units)
+    kept, moved = (judge(prediction, m, foil, tol, foilless_panels=LAW.foilless_panels(),
+                         unjudged_panels=LAW.unjudged_panels()).statistics()
+                   for m in (measurement, off))
+    assert {k: v for k, v in kept.items() if v == v} == {k: v for k, v in moved.items()
+                                                          if v == v}

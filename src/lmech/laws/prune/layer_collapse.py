@@ -32,7 +32,8 @@ one step); magnitude's and SNIP's, margins from a pilot (seeds 1 000 001–3).
 How far below ρ_max SNIP collapses is not judged (no predicted value); the pilot found
 1.1–1.9 decades on the VGG, where it disconnects without emptying a layer, but only
 0.2–1.1 on the ResNet, where it keeps the smallest layers, stem, projections and readout,
-which are the shortest path (docs/theory/pruning.md, §SNIP's collapse).
+which are the shortest path (docs/theory/pruning.md, §Layer collapse and the maximal
+critical compression).
 
 Source: Tanaka, Kunin, Yamins & Ganguli, NeurIPS 2020 (arXiv:2006.05467), §3, §5, §6;
 SNIP: Lee, Ajanthan & Torr, ICLR 2019 (arXiv:1810.02340).

@@ -8,7 +8,11 @@ are recorded at log-spaced steps. Per network: t_i, where subtask i's accuracy f
 `threshold`; S_lo, where its n_lo-th subtask does; E(S) = Σ_i p_i (1 − acc_i(S)). Panels,
 each a mean over networks: the slope of log t_i on log(1/p_i), i <= n_hi (time exponent);
 −the slope of log E on log S while n_lo … n_hi subtasks are learned (error exponent); and
-ln E(x S_lo)/E(x₀ S_lo) in the middle of the staircase's plateaus (error vs steps).
+ln E(x S_lo)/E(x₀ S_lo) in the middle of the staircase's plateaus (error vs steps). A
+fourth panel only illustrates (never judged; docs/verdicts.md): the whole error curve, the
+mean over networks of E(x S_lo) on a log grid of x = S/S_lo (each network's steps in units of
+its own S_lo, as on the judged panel: the theory fixes the staircase's shape, not its τ),
+against the staircase and the foil's, on log–log axes.
 
 Prediction (docs/theory/scaling.md, §The quantization model, §Finite windows): a quantum is
 learned once seen ≈ τ times, t_i ∝ 1/p_i (time exponent 1), and E = ½ Σ p_i over unlearned
@@ -52,6 +56,7 @@ from lmech.theory import quanta_frequencies
 TIME = "time exponent"
 ERROR = "error exponent"
 CURVE = "error vs steps"
+WHOLE = "error curve"
 PILOT_SEEDS = (1_000_001, 1_000_002, 1_000_003)
 TIME_MARGIN = 0.15
 ERROR_MARGIN = 0.24
@@ -59,6 +64,8 @@ CURVE_MARGIN = 0.5  # relative to the staircase's ln E(x)/E(x₀)
 _GRID = 400  # points of the theory's window grid (log-spaced)
 _CHUNK = 32  # steps of fresh batches drawn at once per network
 _CENSORED = 0.1  # most (network, subtask) pairs of the time fit left unlearned at the end
+_WHOLE_POINTS = 48  # x of the error-curve illustration, log-spaced
+_WHOLE_START = 0.05  # its first x = S/S_lo: before the first quantum is learned
 
 
 class QuantaParams(LawParams):
@@ -137,27 +144,34 @@ class Quanta(AbstractLaw):
         Panel(ERROR, "Zipf exponent s", "−slope of log E vs log steps"),
         Panel(CURVE, "steps S / S_lo (S_lo: n_lo subtasks learned)",
               "ln E(S)/E(S₀) (E: Zipf-weighted test error)", xscale="log"),
+        Panel(WHOLE, "steps S / S_lo (S_lo: each network's n_lo-th subtask learned)",
+              "test error E (Zipf-weighted)", xscale="log", yscale="log",
+              illustrates="the whole error curve against the staircase and the foil's"),
     )
 
     def predict(self, params: QuantaParams) -> Series:
         s = params.zipf_exponents
         return _series(params, [1.0] * len(s),
                        [_staircase_exponent(params, z, z) for z in s],
-                       [_staircase_curve(params, z, z) for z in s])
+                       [_staircase_curve(params, z, z) for z in s],
+                       whole=[_staircase_error(params, z, z) for z in s])
 
     def foil(self, params: QuantaParams) -> Series:
         s = params.zipf_exponents
         return _series(params, [1 / z for z in s],
                        [_staircase_exponent(params, z, 1.0) for z in s],
-                       [_staircase_curve(params, z, 1.0) for z in s])
+                       [_staircase_curve(params, z, 1.0) for z in s],
+                       whole=[_staircase_error(params, z, 1.0) for z in s])
 
     def tolerance(self, params: QuantaParams, prediction: Series) -> np.ndarray:
-        return np.select([prediction.panel == TIME, prediction.panel == ERROR],
-                         [TIME_MARGIN, ERROR_MARGIN], CURVE_MARGIN * np.abs(prediction.y))
+        # the error curve only illustrates: no band there
+        return np.select([prediction.panel == TIME, prediction.panel == ERROR,
+                          prediction.panel == WHOLE],
+                         [TIME_MARGIN, ERROR_MARGIN, 0.0], CURVE_MARGIN * np.abs(prediction.y))
 
     def measure(self, params: QuantaParams, seed: int, *, device: str = "cpu",
                 progress: Progress = lambda f: None) -> Series:
-        times, errors, curves = [], [], []
+        times, errors, curves, wholes = [], [], [], []
         for j, s in enumerate(params.zipf_exponents):
             def part(f, j=j):
                 progress((j + f) / len(params.zipf_exponents))
@@ -168,14 +182,19 @@ class Quanta(AbstractLaw):
             errors.append(mean_estimate(_error_exponents(acc, steps, p, params)))
             curves.append(mean_estimate(_error_at(acc, steps, p, t, params,
                                                   _curve_points(params, s)[0])))
+            wholes.append(mean_estimate(_error_curve(acc, steps, p, t, params,
+                                                     _whole_x(params, s))))
         progress(1.0)
         return _series(params, *([e.value for e in x] for x in (times, errors, curves)),
                        *([e.stderr for e in x] for x in (times, errors, curves)),
-                       units=[[e.units for e in x] for x in (times, errors, curves)])
+                       units=[[e.units for e in x] for x in (times, errors, curves)],
+                       whole=[e.value for e in wholes], whole_se=[e.stderr for e in wholes],
+                       whole_units=[e.units for e in wholes])
 
 
 def _series(params: QuantaParams, time_y, error_y, curve_y, time_se=None, error_se=None,
-            curve_se=None, units=(None, None, None)) -> Series:
+            curve_se=None, units=(None, None, None), *, whole, whole_se=None,
+            whole_units=None) -> Series:
     s = params.zipf_exponents
     curves = [Curve(TIME, "subtasks", s, time_y, time_se, units[0]),
               Curve(ERROR, "test error", s, error_y, error_se, units[1])]
@@ -183,7 +202,28 @@ def _series(params: QuantaParams, time_y, error_y, curve_y, time_se=None, error_
         curves.append(Curve(CURVE, f"s = {z:g}", _curve_points(params, z)[0][1:], curve_y[j],
                             None if curve_se is None else curve_se[j],
                             None if units[2] is None else units[2][j]))
+    for j, z in enumerate(s):
+        curves.append(Curve(WHOLE, f"s = {z:g}", _whole_x(params, z), whole[j],
+                            None if whole_se is None else whole_se[j],
+                            None if whole_units is None else whole_units[j]))
     return Series.from_curves(curves)
+
+
+def _whole_x(params: QuantaParams, s: float) -> np.ndarray:
+    """x = S/S_lo of the error-curve illustration: log-spaced from before the first quantum
+    to the judged panel's last point (which every network is checked to reach)."""
+    return np.geomspace(_WHOLE_START, _curve_points(params, s)[0].max(), _WHOLE_POINTS)
+
+
+def _staircase_error(params: QuantaParams, s: float, time_power: float) -> np.ndarray:
+    """E(x) = ½ Σ_{i > n(x)} p_i at the error curve's x, with n(x) = #{i: (i/n_lo)^time_power
+    <= x} quanta learned (t_i ∝ i^time_power anchored at t_{n_lo}); an unlearned parity is
+    right half the time. ``time_power = s``: the prediction; 1: the foil."""
+    p = quanta_frequencies(params.n_tasks, s)
+    learned = np.floor(params.window[0] * _whole_x(params, s) ** (1 / time_power) + 1e-9)
+    learned = np.minimum(learned.astype(int), params.n_tasks)
+    tail = np.concatenate([np.cumsum(p[::-1])[::-1], [0.0]])  # tail[n] = Σ_{i > n} p_i
+    return 0.5 * tail[learned]
 
 
 def _curve_points(params: QuantaParams, s: float) -> tuple[np.ndarray, np.ndarray]:
@@ -344,6 +384,18 @@ def _error_exponents(acc: np.ndarray, steps: np.ndarray, p: np.ndarray,
                              f"window")
         out.append(-np.polyfit(np.log(steps[a:b + 1]), np.log(error[m, a:b + 1]), 1)[0])
     return np.array(out)
+
+
+def _error_curve(acc: np.ndarray, steps: np.ndarray, p: np.ndarray, t: np.ndarray,
+                 params: QuantaParams, x: np.ndarray) -> np.ndarray:
+    """``(M, X)`` each network's E(x S_lo), S_lo its n_lo-th learning step (ln E
+    interpolated linearly in ln S between records, held at the ends)."""
+    error = np.einsum("mtr,t->mr", 1 - acc, p)  # (M, R)
+    s_lo = np.sort(t, axis=1)[:, params.window[0] - 1]  # finite: `_error_at` checked it
+    log_steps = np.log(np.maximum(steps, 1.0))
+    log_error = np.log(np.maximum(error, 1e-12))
+    return np.exp(np.stack([np.interp(np.log(s_lo[m] * x), log_steps, log_error[m])
+                            for m in range(acc.shape[0])]))
 
 
 def _error_at(acc: np.ndarray, steps: np.ndarray, p: np.ndarray, t: np.ndarray,

@@ -11,6 +11,19 @@ where the two losses cross (linear interpolation); the point is its mean over un
 "dimensions per feature": n = 20, m = 5, I_i = 0.7^i; per unit the lowest-test-loss of
 `restarts` networks; D* = m/‖W‖_F².
 
+Two more panels only illustrate (never judged; docs/verdicts.md): "phase diagram", the
+fraction of units whose winner at S is the antipodal pair, per r, against S, with the
+theory's step at S_c(r) and the foil's at its flat boundary (the boundaries' raw material);
+"geometry", Elhage et al.'s picture for n = 20, m = 5 over more sparsities (`sweep`, with
+`sweep_units` units of the same best-of-`restarts` networks, trained with the rest): D*
+against 1/(1 − S) with the best allocation, and every feature's dimensionality
+
+    D_i = ‖W_i‖⁴ / Σ_j (W_i·W_j)²    (= ‖W_i‖² / Σ_j (Ŵ_i·W_j)², Elhage et al. §"Feature
+                                      dimensionality"; 0 for a feature with W_i = 0)
+
+of each unit's best network, which clusters at 1 (a dimension of its own), 1/2 (an
+antipodal pair), 2/5 (a pentagon) and 0 (not represented).
+
 Prediction (docs/theory/superposition.md; `lmech.theory.critical_sparsity`,
 `pair_allocation`): S_c(r) where the exact expected losses of the antipodal minimum and of
 ignoring feature 2 (r Var x₂) are equal; D* of the best allocation of the five dimensions
@@ -30,6 +43,7 @@ geometry of superposition".
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -56,6 +70,9 @@ from lmech.theory.superposition import COLLAPSED
 
 PHASE = "phase boundary"
 DSTAR = "dimensions per feature"
+DIAGRAM = "phase diagram"
+GEOMETRY = "geometry of superposition"
+WIDE = "n=20, m=5, I=0.7^i"
 PILOT_SEEDS = (1_000_001, 1_000_002, 1_000_003)
 BOUNDARY_MARGIN = 0.02
 DSTAR_MARGIN = 0.06
@@ -77,6 +94,11 @@ class PhaseChangeParams(LawParams):
     restarts: int = Field(3, ge=1, le=16, description="networks per unit (n = 20)")
     wide_steps: int = Field(3000, ge=10, le=100_000, description="Adam steps (n = 20)")
     wide_batch: int = Field(128, ge=8, le=65_536, description="batch (n = 20)")
+    sweep: tuple[float, ...] = Field((0.6, 0.8, 0.9, 0.99), description="more S of the "
+                                     "n = 20 illustration (not judged; those among "
+                                     "sparsities reuse its networks)")
+    sweep_units: int = Field(3, ge=2, le=256, description="units per S of the illustration's "
+                             "sweep, and its feature-dimensionality cloud")
 
     @model_validator(mode="after")
     def _consistent(self) -> PhaseChangeParams:
@@ -86,6 +108,8 @@ class PhaseChangeParams(LawParams):
                              f"is between two phases only), got {self.importances}")
         if not all(0 <= s < 1 for s in self.sparsities):
             raise ValueError(f"sparsities must lie in [0, 1), got {self.sparsities}")
+        if not all(0 <= s < 1 for s in self.sweep):
+            raise ValueError(f"sweep must lie in [0, 1), got {self.sweep}")
         if self.window < 2 * self.spacing:
             raise ValueError("window must hold at least two grid steps either side")
         return self
@@ -112,48 +136,113 @@ class PhaseChange(AbstractLaw):
     budgets = {
         "smoke": dict(importances=(0.1, 0.5), window=0.06, spacing=0.03, units=4, steps=400,
                       batch_size=64, test_size=2048, sparsities=(0.95,), restarts=1,
-                      wide_steps=1500, wide_batch=64),
+                      wide_steps=1500, wide_batch=64, sweep=(0.0,), sweep_units=2),
         "quick": {},
         "full": dict(importances=(0.1, 0.2, 0.3, 0.4, 0.5), window=0.03, spacing=0.01, units=32,
                      steps=4000, sparsities=(0.0, 0.3, 0.95), restarts=4,
-                     wide_steps=6000),
+                     wide_steps=6000, sweep=(0.5, 0.7, 0.8, 0.9, 0.97, 0.99),
+                     sweep_units=8),
     }
     panels = (
         Panel(PHASE, xlabel="importance r of feature 2", ylabel="critical sparsity S_c"),
         Panel(DSTAR, xlabel="sparsity S", ylabel="dimensions per feature D*"),
+        Panel(DIAGRAM, xlabel="sparsity S",
+              ylabel="fraction of units won by superposition",
+              illustrates="each r's phase across S (n = 2, m = 1): the raw material of the "
+                          "boundaries, with the theory's step at S_c(r)"),
+        Panel(GEOMETRY, xlabel="1/(1−S)", ylabel="D* (line) and each feature's D_i (dots)",
+              xscale="log",
+              illustrates="n = 20, m = 5 over many S: D* and the feature dimensionalities "
+                          "D_i, clustering at 1, 1/2, 2/5 and 0"),
     )
 
     def predict(self, params: PhaseChangeParams) -> Series:
-        return _series(params, [critical_sparsity(r) for r in params.importances],
-                       [_allocation(s).dimensions_per_feature for s in params.sparsities])
+        sc = [critical_sparsity(r) for r in params.importances]
+        judged = _series(params, sc, [_allocation(s).dimensions_per_feature
+                                      for s in params.sparsities])
+        return _with_illustrations(params, judged, _steps(params, sc), [
+            _allocation(s).dimensions_per_feature for s in _wide_sparsities(params)])
 
     def foil(self, params: PhaseChangeParams) -> Series:
-        flat = _flat_boundary(params)
-        return _series(params, [flat] * len(params.importances), [1.0] * len(params.sparsities))
+        flat = [_flat_boundary(params)] * len(params.importances)
+        judged = _series(params, flat, [1.0] * len(params.sparsities))
+        return _with_illustrations(params, judged, _steps(params, flat),
+                                   [1.0] * len(_wide_sparsities(params)))
 
     def tolerance(self, params: PhaseChangeParams, prediction: Series) -> np.ndarray:
-        return np.where(prediction.panel == PHASE, BOUNDARY_MARGIN, DSTAR_MARGIN)
+        # the illustrations are never judged: no band there
+        return np.select([prediction.panel == PHASE, prediction.panel == DSTAR],
+                         [BOUNDARY_MARGIN, DSTAR_MARGIN], 0.0)
 
     def measure(self, params: PhaseChangeParams, seed: int, *, device: str = "cpu",
                 progress: Progress = lambda f: None) -> Series:
         with single_thread():  # networks of 4 and 120 parameters
-            boundary = _boundaries(params, seed, device, lambda f: progress(0.7 * f))
-            dstar = _dimensions_per_feature(params, seed, device,
-                                            lambda f: progress(0.7 + 0.3 * f))
-        return _series(params, boundary.value, dstar.value, boundary.stderr, dstar.stderr,
-                       (boundary.units, dstar.units))
+            boundary, wins = _boundaries(params, seed, device, lambda f: progress(0.7 * f))
+            dstar, sweep, dims = _dimensions_per_feature(params, seed, device,
+                                                         lambda f: progress(0.7 + 0.3 * f))
+        judged = _series(params, boundary.value, dstar.value, boundary.stderr, dstar.stderr,
+                         (boundary.units, dstar.units))
+        return Series.from_curves([*judged.curves(), *_measured_illustrations(params, wins,
+                                                                             sweep, dims)])
 
 
+def _measured_illustrations(params: PhaseChangeParams, wins: np.ndarray, sweep, dims
+                            ) -> list[Curve]:
+    """The illustrations' measured curves: per r, the fraction of units won by
+    superposition at each S of its grid (`wins` ``(grid, units)``); D* at every S of the
+    n = 20 networks (`sweep`, Estimates); the cloud of feature dimensionalities (`dims`,
+    per S ``(units, n)``), one point per feature and network (units 1: single networks)."""
+    grid, out = _grid(params), []
+    for i, r in enumerate(params.importances):
+        rows = [g for g, (j, _) in enumerate(grid) if j == i]
+        won = mean_estimate(wins[rows].T.astype(np.float64))  # units are the pairs
+        out.append(Curve(DIAGRAM, f"r = {r:g}", [grid[g][1] for g in rows], won.value,
+                         won.stderr, won.units))
+    x = [1 / (1 - s) for s in _wide_sparsities(params)]
+    out.append(Curve(GEOMETRY, "D*", x, [e.value for e in sweep], [e.stderr for e in sweep],
+                     [e.units for e in sweep]))
+    cloud_x = np.concatenate([np.full(d.size, xs) for xs, d in zip(x, dims, strict=True)])
+    out.append(Curve(GEOMETRY, "D_i of each feature", cloud_x,
+                     np.concatenate([d.ravel() for d in dims]), None, 1))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
 def _allocation(sparsity: float):
     return pair_allocation(sparsity, 0.7 ** np.arange(20), hidden=5)
 
 
 def _series(params, boundary, dstar, boundary_se=None, dstar_se=None, units=(None, None)
             ) -> Series:
+    """The judged panels' points."""
     return Series.from_curves([
         Curve(PHASE, "n=2, m=1", params.importances, boundary, boundary_se, units[0]),
-        Curve(DSTAR, "n=20, m=5, I=0.7^i", params.sparsities, dstar, dstar_se, units[1]),
+        Curve(DSTAR, WIDE, params.sparsities, dstar, dstar_se, units[1]),
     ])
+
+
+def _wide_sparsities(params: PhaseChangeParams) -> list[float]:
+    """Every S of the n = 20 networks, judged and swept, increasing."""
+    return sorted({*params.sparsities, *params.sweep})
+
+
+def _steps(params: PhaseChangeParams, boundaries) -> list[Curve]:
+    """Theory (or foil) of the phase diagram: per r, no unit won by superposition below
+    its boundary, every unit above (a step across each r's S grid)."""
+    grid, out = _grid(params), []
+    for i, (r, sc) in enumerate(zip(params.importances, boundaries, strict=True)):
+        s = [x for j, x in grid if j == i]
+        lo, hi = min(s[0], sc - 1e-3), max(s[-1], sc + 1e-3)
+        out.append(Curve(DIAGRAM, f"r = {r:g}", [lo, sc - 1e-4, sc + 1e-4, hi], [0, 0, 1, 1]))
+    return out
+
+
+def _with_illustrations(params: PhaseChangeParams, judged: Series, diagram: list[Curve],
+                        dstar: list[float]) -> Series:
+    """`judged` and the illustrations' theory (or foil) curves: the phase diagram's steps,
+    and D* at every S of the n = 20 networks."""
+    x = [1 / (1 - s) for s in _wide_sparsities(params)]
+    return Series.from_curves([*judged.curves(), *diagram, Curve(GEOMETRY, "D*", x, dstar)])
 
 
 def _flat_boundary(params: PhaseChangeParams) -> float:
@@ -182,9 +271,11 @@ def _superposed(w: torch.Tensor) -> torch.Tensor:
     return (w1 * w2 < 0) & (w2.abs() >= COLLAPSED * w1.abs())
 
 
-def _boundaries(params: PhaseChangeParams, seed: int, device: str, progress) -> Estimate:
+def _boundaries(params: PhaseChangeParams, seed: int, device: str, progress
+                ) -> tuple[Estimate, np.ndarray]:
     """The crossing sparsity per importance: per unit (one pair of networks at every S of
-    the grid, scored on the unit's own test sets), then its mean over units."""
+    the grid, scored on the unit's own test sets), then its mean over units; and whether
+    superposition won each unit at each grid point, ``(grid, units)``."""
     grid = _grid(params)
     u, m = params.units, 2 * params.units * len(grid)
     sparsity = torch.tensor([s for _, s in grid], dtype=torch.float32).repeat_interleave(2 * u)
@@ -210,7 +301,8 @@ def _boundaries(params: PhaseChangeParams, seed: int, device: str, progress) -> 
         s = np.array([grid[g][1] for g in rows])
         for k in range(u):
             per_unit[k, i] = _crossing(s, loss[rows, k], pair[rows, k])
-    return mean_estimate(per_unit)
+    wins = np.take_along_axis(pair, loss.argmin(-1)[..., None], -1)[..., 0]  # (grid, units)
+    return mean_estimate(per_unit), wins
 
 
 def _crossing(sparsity: np.ndarray, loss: np.ndarray, pair: np.ndarray) -> float:
@@ -237,12 +329,19 @@ def _crossing(sparsity: np.ndarray, loss: np.ndarray, pair: np.ndarray) -> float
 
 
 def _dimensions_per_feature(params: PhaseChangeParams, seed: int, device: str, progress):
-    """D* of the best of `restarts` networks per unit, at each sparsity of the panel."""
+    """D* of the best of `restarts` networks per unit, at each sparsity of the panel; D* at
+    every S of the n = 20 networks (judged and swept, increasing); and there the feature
+    dimensionalities ``(units, n)`` of the first `sweep_units` units' best networks.
+
+    The swept networks (`sweep_units` units per S) follow the judged ones, ids and all."""
     n, hidden, k, u = 20, 5, params.restarts, params.units
-    count = len(params.sparsities) * u * k
+    groups = [(s, u) for s in params.sparsities] + [
+        (s, params.sweep_units) for s in dict.fromkeys(params.sweep)
+        if s not in params.sparsities]
+    count = sum(g for _, g in groups) * k
     first = 2 * params.units * len(_grid(params))  # member ids after the n = 2 networks
     ids = list(range(first, first + count))
-    sparsity = torch.tensor(params.sparsities, dtype=torch.float32).repeat_interleave(u * k)
+    sparsity = torch.tensor([s for s, g in groups for _ in range(g * k)], dtype=torch.float32)
     importance = (0.7 ** torch.arange(n, dtype=torch.float32)).expand(count, n)
     w0 = torch.stack([torch.randn(hidden, n, generator=generator(seed, "init", i))
                       for i in ids]) / hidden**0.5
@@ -254,10 +353,37 @@ def _dimensions_per_feature(params: PhaseChangeParams, seed: int, device: str, p
                                         torch.full((n,), 1 - float(sparsity[j * k])))
                         for j in range(count // k)])
     loss = _test_loss(w, b, test.repeat_interleave(k, 0).to(device), importance.to(device))
-    best = loss.view(-1, k).argmin(-1)  # (S·units,)
-    dstar = hidden / w.pow(2).sum((1, 2)).view(-1, k).gather(-1, best.unsqueeze(-1))[:, 0]
-    per_unit = dstar.view(len(params.sparsities), u).T.double().cpu().numpy()  # (units, S)
-    return mean_estimate(per_unit)
+    best = loss.view(-1, k).argmin(-1)  # (units over all S,)
+    w_best = w.view(-1, k, hidden, n)[torch.arange(best.numel(), device=w.device), best]
+    dstar = (hidden / w_best.pow(2).sum((1, 2))).double().cpu().numpy()  # (units over all S,)
+    dims = feature_dimensionality(w_best.double()).cpu().numpy()  # (units over all S, n)
+    judged = len(params.sparsities) * u
+    per_unit = dstar[:judged].reshape(len(params.sparsities), u).T  # (units, S)
+    start = np.cumsum([0] + [g for _, g in groups])
+    by_s = {s: slice(start[i], start[i + 1]) for i, (s, _) in enumerate(groups)}
+    wide = _wide_sparsities(params)
+    sweep = [mean_estimate(dstar[by_s[s]]) for s in wide]
+    cloud = [dims[by_s[s]][:params.sweep_units] for s in wide]
+    return mean_estimate(per_unit), sweep, cloud
+
+
+def feature_dimensionality(w: torch.Tensor) -> torch.Tensor:
+    """``(..., n)`` each feature's dimensionality D_i = ‖W_i‖⁴ / Σ_j (W_i·W_j)² from
+    ``W (..., m, n)`` (feature i's embedding W_i is column i); 0 where W_i = 0.
+
+    D_i = ‖W_i‖² / Σ_j (Ŵ_i·W_j)²: 1 for a feature with a dimension of its own, 1/2 for one
+    of an antipodal pair, 2/5 in a pentagon. Source: Elhage et al. (2022), §"Feature
+    dimensionality".
+
+    Example:
+        >>> w = torch.tensor([[1.0, -1.0, 0.0], [0.0, 0.0, 2.0]])  # a pair, a lone feature
+        >>> feature_dimensionality(w).tolist()
+        [0.5, 0.5, 1.0]
+    """
+    gram = w.transpose(-1, -2) @ w  # (..., n, n): W_i·W_j
+    norm2 = gram.diagonal(dim1=-2, dim2=-1)
+    overlap = gram.square().sum(-1)
+    return torch.where(overlap > 0, norm2.square() / overlap.clamp_min(1e-300), 0.0)
 
 
 def _train(params0, ids, sparsity, importance, steps, batch_size, lr, seed, device, progress,
