@@ -48,3 +48,14 @@ def test_side_by_side_networks_train_as_if_alone(monkeypatch) -> None:
     alone = final_losses(params, SEED, "mup")
     assert set(alone) == {widths[0].name}
     np.testing.assert_allclose(alone[widths[0].name], together[widths[0].name], rtol=1e-5)
+
+
+def test_the_declared_margin_follows_the_span_of_the_grid() -> None:
+    """One octave for grids spanning at most 8× (the quick pilot), 1.5 for wider ones (the
+    full grid's pilot, 64 → 1024)."""
+    law = get_law("hparams.lr_transfer")
+    for budget, margin in (("quick", 1.0), ("full", 1.5)):
+        params = law.parameters(budget)
+        assert np.all(law.tolerance(params, law.predict(params)) == margin), budget
+    deep = law.parameters("quick", {"depths": (4, 64)})
+    assert np.all(law.tolerance(deep, law.predict(deep)) == 1.5)
