@@ -17,7 +17,9 @@ LAWS = all_laws()
 
 @pytest.fixture(scope="module")
 def quick_book(tmp_path_factory):
-    summary = verify(LAWS, out=tmp_path_factory.mktemp("quick"), budget="quick", seed=0)
+    # two laws at a time in worker processes, as `lmech verify --jobs 2` on two cores
+    summary = verify(LAWS, out=tmp_path_factory.mktemp("quick"), budget="quick", seed=0,
+                     jobs=2)
     return {r.law: r for r in summary.results}
 
 
