@@ -111,8 +111,9 @@ def _draw_curve(ax, rows: pd.DataFrame, curve: str, colour: str, log_x: bool = F
         # Thin out dense trajectories so markers stay readable; all points are in the store.
         step = max(1, len(meas) // 30)
         m = meas.iloc[::step]
-        ax.errorbar(m["x"], m["y"], yerr=m["stderr"], color=colour, fmt="o", ms=3.5,
-                    capsize=2, lw=1)
+        # a curve measured only (an illustration) is joined so that it reads as a curve
+        ax.errorbar(m["x"], m["y"], yerr=m["stderr"], color=colour,
+                    fmt="o" if len(pred) else "o-", ms=3.5, capsize=2, lw=1)
 
 
 def _spread(x, log: bool) -> np.ndarray:

@@ -29,6 +29,7 @@ from lmech.testing import SEED
 
 LAW = get_law("prune.accuracy")
 FOILLESS = LAW.foilless_panels()
+ILLUSTRATIONS = LAW.unjudged_panels()
 
 
 def _with(prediction: Series, panel: str, value, at: float | None = None) -> Series:
@@ -47,7 +48,8 @@ def test_any_pruning_trains_is_refuted(law_run) -> None:
     random pruning at high compression train like the dense network (r = 1)."""
     params, prediction, measurement, foil, tol = law_run(LAW, SEED)
     wrong = _with(prediction, COLLAPSED, 1.0)
-    assert judge(wrong, measurement, foil, tol, foilless_panels=FOILLESS).outcome is Outcome.REFUTED
+    assert judge(wrong, measurement, foil, tol, foilless_panels=FOILLESS,
+                 unjudged_panels=ILLUSTRATIONS).outcome is Outcome.REFUTED
 
 
 def test_magnitude_above_its_collapse_cuts_every_path() -> None:
@@ -124,7 +126,9 @@ def test_synflow_no_better_than_random_is_refuted(law_run) -> None:
     (r = 0) like random pruning. At the quick budget the SynFlow panel alone rejects it,
     and the prediction stands."""
     params, prediction, measurement, foil, tol = law_run(LAW, SEED, "quick")
-    verdict = judge(prediction, measurement, foil, tol, foilless_panels=FOILLESS)
+    verdict = judge(prediction, measurement, foil, tol, foilless_panels=FOILLESS,
+                 unjudged_panels=ILLUSTRATIONS)
     assert verdict.outcome is Outcome.CONFIRMED, verdict.reason
     wrong = _with(prediction, SYNFLOW, 0.0, at=params.high)
-    assert judge(wrong, measurement, foil, tol, foilless_panels=FOILLESS).outcome is Outcome.REFUTED
+    assert judge(wrong, measurement, foil, tol, foilless_panels=FOILLESS,
+                 unjudged_panels=ILLUSTRATIONS).outcome is Outcome.REFUTED

@@ -28,8 +28,9 @@ Prediction (docs/theory/pruning.md, §Accuracy after pruning), one curve per met
   dense network, r = 1 (a panel without a foil: there the theory and its rival agree).
 
 Random pruning and SNIP at `middle`, and SNIP at `high`, are connected and have no
-predicted value; `accuracy_table` measures them (docs/theory/pruning.md gives the table),
-and the law book leaves them out of the verdict.
+predicted value: they are measured with the rest and drawn in the figure's last panel,
+accuracy against compression with one curve per method, which illustrates and is not
+judged (docs/theory/pruning.md gives the table).
 
 Foil: the method does not matter at initialisation. SynFlow at `high` is no better than
 random pruning, r = 0; magnitude and random retain the dense accuracy, r = 1.
@@ -75,6 +76,7 @@ LABELS = {"random": "random", "magnitude": "magnitude", "snip": "SNIP", "synflow
 SYNFLOW = "SynFlow"
 COLLAPSED = "chance: magnitude past its collapse, random at the highest ρ"
 MODERATE = "every method at the lowest ρ"
+OVERVIEW = "accuracy against compression"
 CHANCE = 0.1  # ten balanced classes
 TRAIN = 1200  # digits in the training split; the other 597 are held out
 SNIP_BATCH = 100  # training digits in each network's SNIP batch
@@ -144,11 +146,15 @@ class PruneAccuracy(AbstractLaw):
               xscale="log",
               no_foil="far below every method's collapse the theory and its rival agree "
                       "(r = 1)"),
+        Panel(OVERVIEW, xlabel="compression ρ", ylabel="accuracy retained over chance r",
+              xscale="log",
+              illustrates="every method at every compression, one measured curve each: "
+                          "the judged points with those that have no predicted value"),
     )
 
     def predict(self, params: PruneAccuracyParams) -> Series:
-        return _series(params, {p: 1.0 if role != "chance" else 0.0
-                                for p, role in _judged(params).items()})
+        theory = {p: 1.0 if role != "chance" else 0.0 for p, role in _judged(params).items()}
+        return _series(params, theory)
 
     def foil(self, params: PruneAccuracyParams) -> Series:
         # the rival departs from the theory only where a method's choice should matter
@@ -166,8 +172,8 @@ class PruneAccuracy(AbstractLaw):
 
     def measure(self, params: PruneAccuracyParams, seed: int, *, device: str = "cpu",
                 progress: Progress = lambda f: None) -> Series:
-        return _series(params, accuracy_table(params, seed, list(_judged(params)),
-                                              device=device, progress=progress))
+        table = accuracy_table(params, seed, device=device, progress=progress)
+        return _series(params, table, overview=table)
 
 
 def magnitude_collapse(params: PruneAccuracyParams) -> float:
@@ -192,22 +198,31 @@ def _judged(params: PruneAccuracyParams) -> dict[tuple[str, float], str]:
     return roles
 
 
-def _series(params: PruneAccuracyParams, values: dict[tuple[str, float], object]) -> Series:
+def _series(params: PruneAccuracyParams, values: dict[tuple[str, float], object],
+            overview: dict[tuple[str, float], object] | None = None) -> Series:
+    """The judged points of `values` in their panels, and every point of `overview` (one
+    curve per method) in the illustration panel."""
     roles = _judged(params)
     curves = []
     for method in METHODS:
         rhos = [rho for rho in params.grid if (method, rho) in roles]
         for panel in (SYNFLOW, COLLAPSED, MODERATE):
             here = [rho for rho in rhos if _panel(roles[(method, rho)]) == panel]
-            if not here:
-                continue
-            v = [values[(method, rho)] for rho in here]
-            if isinstance(v[0], Estimate):
-                curves.append(Curve(panel, LABELS[method], here, [float(e.value) for e in v],
-                                    [float(e.stderr) for e in v], [e.units for e in v]))
-            else:
-                curves.append(Curve(panel, LABELS[method], here, [float(x) for x in v]))
+            if here:
+                curves.append(_curve(panel, method, here, values))
+    for method in METHODS:
+        here = [rho for rho in params.grid if (method, rho) in (overview or {})]
+        if here:
+            curves.append(_curve(OVERVIEW, method, here, overview))
     return Series.from_curves(curves)
+
+
+def _curve(panel: str, method: str, rhos: list[float], values: dict) -> Curve:
+    v = [values[(method, rho)] for rho in rhos]
+    if isinstance(v[0], Estimate):
+        return Curve(panel, LABELS[method], rhos, [float(e.value) for e in v],
+                     [float(e.stderr) for e in v], [e.units for e in v])
+    return Curve(panel, LABELS[method], rhos, [float(x) for x in v])
 
 
 def _panel(role: str) -> str:
