@@ -9,7 +9,9 @@ arithmetic of its `torch.optim` counterpart step for step (tests/ensemble/test_o
 checks them against torch.optim to 1e-12 in float64).
 
 - `SGD` (plain, heavy-ball momentum, Nesterov; dampening; coupled weight decay);
-- `Adam` (coupled weight decay) and AdamW (``decoupled=True``).
+- `Adam` (coupled weight decay) and AdamW (``decoupled=True``);
+- `FeatureNormAdam`: Adam after the feature-norm decay of Liu, Liu & Gore (2025), whose
+  negative strength pulls each feature's norm to 1 (strong superposition).
 
 `get_optimizer(name, **kwargs)` builds one by name; every module of this package registers
 its names when imported, so a new optimiser family is one new module here.
@@ -29,6 +31,7 @@ from lmech.ensemble.optim._base import (
     register,
 )
 from lmech.ensemble.optim.adam import Adam
+from lmech.ensemble.optim.feature_norm import FeatureNormAdam, warmup_cosine
 from lmech.ensemble.optim.sgd import SGD
 
 for _info in pkgutil.iter_modules(__path__, prefix=f"{__name__}."):
@@ -38,6 +41,7 @@ del _info
 __all__ = [
     "SGD",
     "Adam",
+    "FeatureNormAdam",
     "Hyper",
     "Optimizer",
     "Params",
@@ -46,4 +50,5 @@ __all__ = [
     "known",
     "linear_warmup",
     "register",
+    "warmup_cosine",
 ]
