@@ -23,9 +23,10 @@ steeper at finite n).
 Foil: on the strong panel, the weak loss's exponent (the frequency law sets the exponent in
 both regimes); on the weak panel, 1 (m^(−1) in both regimes).
 
-A third panel only illustrates (never judged): the mean loss against m on log–log axes, one
-curve per regime and a, beside L_weak(m) and an m^(−1) guide through the empty network's
-loss at m = 1.
+A third panel only illustrates (never judged): the loss relative to the smallest width,
+L(m)/L(m₀) (each member's ratio, averaged), against m on log–log axes, one curve per regime
+and a, beside the theory's ratios (m/m₀)^(−1) and L_weak(m)/L_weak(m₀): the slopes the
+exponents summarise, with the absolute scale, which no theory here fixes, divided out.
 
 Tolerance: a margin declared from a pilot (`tolerance_basis`); the theory neglects the
 training's distance from the minimum, the finite ratio n/m and the imperfect split of
@@ -140,10 +141,10 @@ class Scaling(AbstractLaw):
               ylabel="width exponent (L ∝ m^(−exponent))"),
         Panel(WEAK, xlabel="data exponent a (p_i ∝ i^(−a))",
               ylabel="width exponent (L ∝ m^(−exponent))"),
-        Panel(LOSS, xlabel="hidden width m", ylabel="test loss (mean squared error)",
-              xscale="log", yscale="log",
-              illustrates="the losses behind the exponents, beside the weak-superposition "
-                          "loss and an m^(−1) guide"),
+        Panel(LOSS, xlabel="hidden width m", ylabel="test loss relative to the smallest "
+              "width, L(m)/L(m₀)", xscale="log", yscale="log",
+              illustrates="the losses behind the exponents, relative to the smallest width, "
+                          "beside the theory's (m/m₀)^(−1) and L_weak(m)/L_weak(m₀)"),
     )
 
     def predict(self, params: ScalingParams) -> Series:
@@ -171,7 +172,7 @@ class Scaling(AbstractLaw):
         curves = {}
         for i, a in enumerate(params.exponents):
             for r, regime in enumerate(_REGIMES):
-                est = mean_estimate(loss[i, :, r, :])
+                est = mean_estimate(loss[i, :, r, :] / loss[i, :, r, :1])
                 curves[_loss_curve(regime, a)] = (est.value, est.stderr, est.units)
         return _series(params, strong.value, weak.value, curves, strong.stderr, weak.stderr,
                        (strong.units, weak.units))
@@ -186,14 +187,16 @@ def _loss_curve(regime: str, a: float) -> str:
 
 
 def _guides(params: ScalingParams, foil: bool) -> dict:
-    """The illustration's theory lines: L_weak(m) for each a, and c/m with c the empty
-    network's loss (L_weak(0)); the foil swaps them between the regimes."""
+    """The illustration's theory lines, relative to the smallest width m₀:
+    L_weak(m)/L_weak(m₀) for each a, and (m/m₀)^(−1); the foil swaps them between the
+    regimes."""
     out = {}
     m = np.asarray(params.widths)
     for a in params.exponents:
         p = feature_frequencies(params.n_features, a, params.density)
         weak = weak_superposition_loss(m, p, SCALE)
-        inverse = float(weak_superposition_loss(0, p, SCALE)) / m
+        weak = weak / weak[0]
+        inverse = m[0] / m
         out[_loss_curve("strong", a)] = (weak if foil else inverse, None, None)
         out[_loss_curve("weak", a)] = (inverse if foil else weak, None, None)
     return out
