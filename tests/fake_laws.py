@@ -170,3 +170,17 @@ class OnlyIllustrationLaw(_Line, AbstractLaw):
 
     def predict(self, params):
         return self._series(params, params.slope * self._x(params))
+
+
+class AnnounceFinished:
+    """A `verify` observer that prints ``FINISHED <law>`` as each law finishes (for tests
+    that watch a run from outside its process)."""
+
+    def law_started(self, law):
+        pass
+
+    def law_progress(self, law, fraction):
+        pass
+
+    def law_finished(self, law, result):
+        print("FINISHED", law.name, flush=True)

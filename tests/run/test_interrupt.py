@@ -21,18 +21,12 @@ SCRIPT = textwrap.dedent(
     # Ctrl-C raises KeyboardInterrupt even where the test runs with SIGINT ignored (a
     # background job): Python leaves an ignored SIGINT ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from fake_laws import BlockingLaw, CorrectLaw, WrongLaw
+    from fake_laws import AnnounceFinished, BlockingLaw, CorrectLaw, WrongLaw
     from lmech.run import verify
-
-    class Announce:
-        def law_started(self, law): pass
-        def law_progress(self, law, fraction): pass
-        def law_finished(self, law, result):
-            print("FINISHED", law.name, flush=True)
 
     try:
         verify([CorrectLaw(), WrongLaw(), BlockingLaw(), CorrectLaw()], out={out!r},
-               budget="quick", observer=Announce())
+               budget="quick", observer=AnnounceFinished())
     except KeyboardInterrupt:
         print("INTERRUPTED", flush=True)
         sys.exit(130)

@@ -85,18 +85,12 @@ SCRIPT = textwrap.dedent(
     import sys
     sys.path.insert(0, {tests!r})
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from fake_laws import BlockingLaw, CorrectLaw
+    from fake_laws import AnnounceFinished, BlockingLaw, CorrectLaw
     from lmech.run import verify
-
-    class Announce:
-        def law_started(self, law): pass
-        def law_progress(self, law, fraction): pass
-        def law_finished(self, law, result):
-            print("FINISHED", law.name, flush=True)
 
     try:
         verify([CorrectLaw(), BlockingLaw()], out={out!r}, budget="quick",
-               observer=Announce(), jobs=2)
+               observer=AnnounceFinished(), jobs=2)
     except KeyboardInterrupt:
         print("INTERRUPTED", flush=True)
         sys.exit(130)
@@ -127,7 +121,10 @@ def test_ctrl_c_keeps_finished_results_and_stops_the_workers(tmp_path) -> None:
 
 
 def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    """The worker processes of `pid` (not multiprocessing's resource tracker, which ends
+    on its own once its parent has gone)."""
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "spawn_main"], capture_output=True,
+                         text=True)
     return [int(x) for x in out.stdout.split()]
 
 

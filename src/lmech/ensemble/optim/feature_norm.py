@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
@@ -60,18 +61,15 @@ class FeatureNormAdam:
     decay: Mapping[str, float] = field(default_factory=dict)
     schedule: warmup_cosine | None = None
 
-    def _factor(self, t: int) -> float:
-        return 1.0 if self.schedule is None else self.schedule(t)
-
-    @property
-    def adam(self) -> Adam:
+    @cached_property
+    def adam(self) -> Adam:  # built once, not at every update
         return Adam(lr=self.lr, schedule=self.schedule)
 
     def init(self, params: Params) -> dict:
         return self.adam.init(params)
 
     def update(self, grads: Params, state: dict, params: Params) -> tuple[Params, dict]:
-        eta = self.lr * self._factor(state["step"])
+        eta = self.lr * (1.0 if self.schedule is None else self.schedule(state["step"]))
         decayed = {k: feature_norm_decay(p, self.decay.get(k, 0.0), eta)
                    for k, p in params.items()}
         return self.adam.update(grads, state, decayed)
